@@ -1,0 +1,60 @@
+/*
+ * handlers: every Client-Server API handler, one file per spec module
+ * (versions.c, login.c, register.c, account.c, devices.c, profile.c),
+ * listed in one place so routes.c can map them. Each handler parses and
+ * validates its request, calls the layers below, and sets one response;
+ * none touches SQL.
+ */
+#ifndef CHAPPE_API_CLIENT_HANDLERS_H
+#define CHAPPE_API_CLIENT_HANDLERS_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "http/request.h"
+
+/* versions.c: discovery */
+void api_versions(struct request *req);
+void api_wellknown_client(struct request *req);
+void api_wellknown_server(struct request *req);
+void api_capabilities(struct request *req);
+
+/* login.c: login, logout, refresh */
+void api_login_flows(struct request *req);
+void api_login(struct request *req);
+void api_logout(struct request *req);
+void api_logout_all(struct request *req);
+void api_refresh(struct request *req);
+
+/* register.c */
+void api_register(struct request *req);
+void api_register_available(struct request *req);
+void api_admin_register_nonce(struct request *req);
+void api_admin_register(struct request *req);
+
+/* account.c */
+void api_whoami(struct request *req);
+void api_account_password(struct request *req);
+void api_account_deactivate(struct request *req);
+
+/* devices.c */
+void api_devices_list(struct request *req);
+void api_device_get(struct request *req);
+void api_device_put(struct request *req);
+void api_device_delete(struct request *req);
+void api_delete_devices(struct request *req);
+
+/* profile.c */
+void api_profile_get(struct request *req);
+void api_profile_field_get(struct request *req);
+void api_profile_field_put(struct request *req);
+
+/* session.c: a new login session (device + tokens) for user_id, written
+ * into out as the spec's login/register response fields (user_id,
+ * access_token, device_id, refresh_token, expires_in_ms). device_id NULL
+ * generates one. On failure sets the error response and returns -1. */
+int api_session_issue(struct request *req, const char *user_id, const char *device_id,
+                      const char *display_name, bool with_refresh, json_t *out);
+
+#endif

@@ -1,0 +1,104 @@
+/* profile.c: client-server-api "Profiles" (profile.yaml): displayname and
+ * avatar_url. Reading a profile requires a token (as on the platform we
+ * model: anonymous profile lookups made directory sweeps cheap). */
+#include <string.h>
+
+#include "api/app.h"
+#include "api/client/handlers.h"
+#include "config/config.h"
+#include "store/store.h"
+#include "util/ids.h"
+
+#define DISPLAYNAME_MAX 256      /* Synapse's limit */
+#define AVATAR_URL_MAX 1000
+
+/* "displayname" or "avatar_url": the last literal segment of the route. */
+static const char *route_field(const struct request *req)
+{
+	const char *slash = strrchr(req->route->pattern, '/');
+	return slash ? slash + 1 : "";
+}
+
+static int profile_load(struct request *req, struct store_user *u)
+{
+	const char *uid = req_param(req, 0);
+	enum store_result r;
+
+	if (!id_user_valid(uid)) {
+		res_error(req, 400, "M_INVALID_PARAM", "Invalid user ID");
+		return -1;
+	}
+	r = store_user_get(APP(req)->store, uid, u);
+	if (r == STORE_NOT_FOUND) {
+		res_error(req, 404, "M_NOT_FOUND", "Profile was not found");
+		return -1;
+	}
+	if (r != STORE_OK) {
+		res_error(req, 500, "M_UNKNOWN", "Could not read the profile");
+		return -1;
+	}
+	return 0;
+}
+
+void api_profile_get(struct request *req)
+{
+	struct store_user u = { 0 };
+	json_t *o;
+
+	if (profile_load(req, &u) != 0)
+		return;
+	o = json_object();
+	if (u.displayname)
+		json_object_set_new(o, "displayname", json_string(u.displayname));
+	if (u.avatar_url)
+		json_object_set_new(o, "avatar_url", json_string(u.avatar_url));
+	res_json(req, 200, o);
+	store_user_clear(&u);
+}
+
+void api_profile_field_get(struct request *req)
+{
+	struct store_user u = { 0 };
+	const char *field = route_field(req);
+	const char *value;
+
+	if (profile_load(req, &u) != 0)
+		return;
+	value = strcmp(field, "displayname") == 0 ? u.displayname : u.avatar_url;
+	if (!value)
+		res_error(req, 404, "M_NOT_FOUND", "The user has no %s", field);
+	else
+		res_json(req, 200, json_pack("{s:s}", field, value));
+	store_user_clear(&u);
+}
+
+void api_profile_field_put(struct request *req)
+{
+	json_t *body = req_json_object(req, false);
+	const char *field = route_field(req), *value = NULL;
+	bool is_name = strcmp(field, "displayname") == 0;
+	enum store_result r;
+
+	if (!body)
+		return;
+	if (strcmp(req_param(req, 0), req->auth.user_id) != 0) {
+		res_error(req, 403, "M_FORBIDDEN", "You cannot change another user's profile");
+		return;
+	}
+	if (req_get_string(req, body, field, false, &value) != 0)
+		return;
+	if (value && strlen(value) > (is_name ? DISPLAYNAME_MAX : AVATAR_URL_MAX)) {
+		res_error(req, 400, "M_INVALID_PARAM", "%s is too long", field);
+		return;
+	}
+	if (value && !is_name && *value && strncmp(value, "mxc://", 6) != 0) {
+		res_error(req, 400, "M_INVALID_PARAM", "avatar_url must be an mxc:// URI");
+		return;
+	}
+	r = store_profile_set(APP(req)->store, req->auth.user_id, field,
+	                      value && *value ? value : NULL);
+	if (r != STORE_OK)
+		res_error(req, 500, "M_UNKNOWN", "Could not update the profile");
+	else
+		res_json(req, 200, NULL);
+}

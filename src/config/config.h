@@ -1,0 +1,73 @@
+/*
+ * config: homeserver.yaml, its schema, defaults, generation and validation.
+ *
+ * Contract: config_load() reads and validates a file into a struct config the
+ * caller owns (config_free releases it). Every key is checked; an unknown or
+ * invalid key fails the load with a message naming the key path
+ * ("rate_limits.login_per_ip.burst: must be >= 1"). Relative paths in the file
+ * are resolved against the file's directory, so the loaded config holds
+ * absolute paths only. A loaded config is read-only and may be shared by all
+ * threads.
+ */
+#ifndef CHAPPE_CONFIG_H
+#define CHAPPE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum config_registration { CONFIG_REGISTRATION_CLOSED = 0, CONFIG_REGISTRATION_OPEN = 1 };
+
+struct config_rate {
+	double per_second;     /* steady refill rate of the bucket */
+	uint32_t burst;        /* bucket size */
+};
+
+struct config {
+	char *server_name;            /* the domain in user IDs, e.g. "agent.education.example" */
+	char *listen_addr;            /* IP literal to bind, e.g. "127.0.0.1" or "::" */
+	uint16_t listen_port;
+	char *public_baseurl;         /* advertised in /.well-known/matrix/client */
+	char *data_dir;               /* absolute */
+	char *database_backend;       /* "sqlite" (only back end so far) */
+	char *database_path;          /* absolute path of the SQLite file */
+	char *signing_key_path;       /* absolute */
+	char *log_level;              /* error|warning|info|debug */
+	uint32_t http_threads;        /* MHD thread pool size */
+
+	enum config_registration registration;
+	char *registration_shared_secret;   /* NULL or "" = shared-secret API disabled */
+	uint32_t password_min_length;
+	uint64_t password_hash_ops_limit;     /* argon2id passes */
+	uint64_t password_hash_mem_limit_kib; /* argon2id memory */
+
+	uint64_t access_token_lifetime_ms;  /* for clients that asked for refresh tokens */
+	uint64_t refresh_token_lifetime_ms; /* 0 = refresh tokens never expire */
+
+	uint64_t max_json_body_bytes;       /* request bodies of the JSON APIs */
+	uint32_t max_json_depth;
+
+	struct config_rate rate_login_per_account;
+	struct config_rate rate_login_per_ip;
+	struct config_rate rate_register_per_ip;
+	struct config_rate rate_client_per_user;  /* every authenticated request */
+};
+
+/* Fill *cfg with defaults for a server named server_name whose data lives in
+ * data_dir (absolute). Used by `serve --data-dir` on first start. 0 or -1. */
+int config_defaults(struct config *cfg, const char *server_name, const char *data_dir);
+
+/* Write cfg to path as YAML with every option documented in comments, mode
+ * 0600 (it may hold the shared secret), atomically (temp, fsync, rename).
+ * 0 or -1 (errno set). */
+int config_write(const struct config *cfg, const char *path);
+
+/* Load and validate. On failure returns -1 and writes a one-line message
+ * naming the bad key into err. */
+int config_load(struct config *cfg, const char *path, char *err, size_t err_len);
+
+/* Validate a filled struct (ranges, formats); same error style. */
+int config_validate(const struct config *cfg, char *err, size_t err_len);
+
+void config_free(struct config *cfg);
+
+#endif

@@ -1,0 +1,219 @@
+#include "http/request.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "http/request_internal.h"
+#include "http/router.h"
+#include "json/canonical.h"
+
+struct request_scratch {
+	struct request_scratch *next;
+	char text[];
+};
+
+void request_init(struct request *req, void *app, void *conn, const char *url,
+                  size_t max_json_depth)
+{
+	memset(req, 0, sizeof(*req));
+	req->app = app;
+	req->conn = conn;
+	req->path = strdup(url);
+	req->max_json_depth = max_json_depth;
+	req->user_agent = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "User-Agent");
+}
+
+void request_release(struct request *req)
+{
+	struct request_scratch *s = req->scratch;
+
+	while (s) {
+		struct request_scratch *next = s->next;
+		free(s);
+		s = next;
+	}
+	for (size_t i = 0; i < req->n_params; i++)
+		free(req->params[i]);
+	free(req->path);
+	free(req->client_ip);
+	free(req->body);
+	json_decref(req->json);
+	json_decref(req->res_body);
+	free(req->res_raw);
+	free(req->auth.user_id);
+	free(req->auth.device_id);
+	memset(req, 0, sizeof(*req));
+}
+
+const char *req_param(const struct request *req, size_t n)
+{
+	return n < req->n_params ? req->params[n] : NULL;
+}
+
+static char *scratch_keep(struct request *req, const char *text)
+{
+	size_t n = strlen(text);
+	struct request_scratch *s = malloc(sizeof(*s) + n + 1);
+	if (!s)
+		return NULL;
+	memcpy(s->text, text, n + 1);
+	s->next = req->scratch;
+	req->scratch = s;
+	return s->text;
+}
+
+const char *req_query(const struct request *req_const, const char *name)
+{
+	struct request *req = (struct request *)req_const;
+	const char *raw = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+	char *plus, *decoded;
+	const char *kept;
+
+	if (!raw)
+		return NULL;
+	plus = strdup(raw);
+	if (!plus)
+		return NULL;
+	/* Form encoding: '+' is a space (what browsers and Synapse do). */
+	for (char *p = plus; *p; p++)
+		if (*p == '+')
+			*p = ' ';
+	decoded = router_percent_decode(plus, strlen(plus));
+	free(plus);
+	if (!decoded)
+		return NULL;
+	kept = scratch_keep(req, decoded);
+	free(decoded);
+	return kept;
+}
+
+const char *req_header(const struct request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+json_t *req_json_object(struct request *req, bool empty_ok)
+{
+	enum cjson_status st;
+	char msg[160];
+	json_t *v;
+
+	if (req->json)
+		return req->json;
+	if (req->body_len == 0) {
+		if (empty_ok)
+			return req->json = json_object();
+		res_error(req, 400, "M_NOT_JSON", "Content not JSON.");
+		return NULL;
+	}
+	v = cjson_parse(req->body, req->body_len, (int)req->max_json_depth, &st, msg, sizeof(msg));
+	if (!v) {
+		if (st == CJSON_TOO_DEEP)
+			res_error(req, 400, "M_BAD_JSON", "JSON nested too deeply");
+		else if (st == CJSON_OOM)
+			res_error(req, 500, "M_UNKNOWN", "Out of memory");
+		else
+			res_error(req, 400, "M_NOT_JSON", "Content not JSON: %s", msg);
+		return NULL;
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		res_error(req, 400, "M_BAD_JSON", "Content must be a JSON object");
+		return NULL;
+	}
+	return req->json = v;
+}
+
+static void res_reset(struct request *req)
+{
+	json_decref(req->res_body);
+	req->res_body = NULL;
+	free(req->res_raw);
+	req->res_raw = NULL;
+	req->res_raw_len = 0;
+}
+
+void res_json(struct request *req, unsigned int status, json_t *body)
+{
+	res_reset(req);
+	req->status = status;
+	req->res_body = body ? body : json_object();
+}
+
+void res_error_extra(struct request *req, unsigned int status, const char *errcode,
+                     const char *message, json_t *extra)
+{
+	json_t *o = json_pack("{s:s,s:s}", "errcode", errcode, "error", message);
+	if (o && extra)
+		json_object_update(o, extra);
+	json_decref(extra);
+	res_json(req, status, o);
+}
+
+void res_error(struct request *req, unsigned int status, const char *errcode,
+               const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	res_error_extra(req, status, errcode, msg, NULL);
+}
+
+void res_raw(struct request *req, unsigned int status, const char *content_type,
+             const char *data, size_t len)
+{
+	res_reset(req);
+	req->status = status;
+	req->res_raw = malloc(len ? len : 1);
+	if (!req->res_raw) {
+		res_error(req, 500, "M_UNKNOWN", "Out of memory");
+		return;
+	}
+	memcpy(req->res_raw, data, len);
+	req->res_raw_len = len;
+	req->res_content_type = content_type;
+}
+
+void res_ratelimited(struct request *req, int64_t retry_after_ms)
+{
+	res_error_extra(req, 429, "M_LIMIT_EXCEEDED", "Too many requests",
+	                json_pack("{s:I}", "retry_after_ms", (json_int_t)retry_after_ms));
+}
+
+int req_get_string(struct request *req, json_t *obj, const char *key, bool required,
+                   const char **out)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v)) {
+		if (!required)
+			return 0;
+		res_error(req, 400, "M_MISSING_PARAM", "Missing parameter: %s", key);
+		return -1;
+	}
+	if (!json_is_string(v)) {
+		res_error(req, 400, "M_BAD_JSON", "Parameter %s must be a string", key);
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+int req_get_bool(struct request *req, json_t *obj, const char *key, bool *out)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v)) {
+		res_error(req, 400, "M_BAD_JSON", "Parameter %s must be a boolean", key);
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
