@@ -1,0 +1,174 @@
+/*
+ * migrations: the SQLite schema, as an ordered list of steps.
+ *
+ * Step N (1-based) moves the schema from version N-1 to N. Each is applied
+ * once, in its own transaction together with its row in schema_version, so
+ * a crash mid-migration leaves the previous version intact. Steps are never
+ * edited once released: a change is a new step appended at the end.
+ *
+ * Threads: run at open on the writer connection, before the writer thread
+ * starts. BEGIN IMMEDIATE and a re-read of the version inside the
+ * transaction make two processes opening the same file at once safe.
+ */
+#include "store/sqlite/sqlite_store.h"
+
+#include <stdio.h>
+
+#include "util/timeutil.h"
+
+static const char *const sqlite_migrations[] = {
+	/* 1: accounts, devices and their tokens. Tokens are stored as SHA-256
+	 * hashes only. Foreign keys have no ON DELETE CASCADE on purpose: the
+	 * code deletes tokens explicitly, and a forgotten delete fails loudly
+	 * instead of being papered over. */
+	"CREATE TABLE users ("
+	"  user_id TEXT NOT NULL PRIMARY KEY,"
+	"  password_hash TEXT,"
+	"  displayname TEXT,"
+	"  avatar_url TEXT,"
+	"  admin INTEGER NOT NULL DEFAULT 0 CHECK (admin IN (0, 1)),"
+	"  deactivated INTEGER NOT NULL DEFAULT 0 CHECK (deactivated IN (0, 1)),"
+	"  locked INTEGER NOT NULL DEFAULT 0 CHECK (locked IN (0, 1)),"
+	"  suspended INTEGER NOT NULL DEFAULT 0 CHECK (suspended IN (0, 1)),"
+	"  created_ts INTEGER NOT NULL"
+	");"
+	"CREATE TABLE devices ("
+	"  user_id TEXT NOT NULL REFERENCES users (user_id),"
+	"  device_id TEXT NOT NULL,"
+	"  display_name TEXT,"
+	"  created_ts INTEGER NOT NULL,"
+	"  last_seen_ts INTEGER NOT NULL DEFAULT 0,"
+	"  last_seen_ip TEXT,"
+	"  last_seen_user_agent TEXT,"
+	"  PRIMARY KEY (user_id, device_id)"
+	");"
+	"CREATE TABLE refresh_tokens ("
+	"  id INTEGER PRIMARY KEY,"
+	"  token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),"
+	"  user_id TEXT NOT NULL,"
+	"  device_id TEXT NOT NULL,"
+	"  created_ts INTEGER NOT NULL,"
+	"  expires_ts INTEGER NOT NULL DEFAULT 0,"
+	"  used INTEGER NOT NULL DEFAULT 0 CHECK (used IN (0, 1)),"
+	"  FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id)"
+	");"
+	"CREATE TABLE access_tokens ("
+	"  id INTEGER PRIMARY KEY,"
+	"  token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),"
+	"  user_id TEXT NOT NULL,"
+	"  device_id TEXT NOT NULL,"
+	"  created_ts INTEGER NOT NULL,"
+	"  expires_ts INTEGER NOT NULL DEFAULT 0,"
+	"  refresh_token_id INTEGER REFERENCES refresh_tokens (id),"
+	"  FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id)"
+	");"
+	/* Deleting a device's tokens, and rotation finding the access token
+	 * issued with a refresh token; token_hash lookups use the UNIQUE index. */
+	"CREATE INDEX access_tokens_device ON access_tokens (user_id, device_id);"
+	"CREATE INDEX access_tokens_refresh ON access_tokens (refresh_token_id);"
+	"CREATE INDEX refresh_tokens_device ON refresh_tokens (user_id, device_id);",
+};
+
+const int sqlite_migration_count =
+	(int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]));
+
+/* The highest applied version (0 for a new database), or -1. */
+static int sqlite_migration_current(sqlite3 *db)
+{
+	sqlite3_stmt *stmt = NULL;
+	int version = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+	                       -1, &stmt, NULL) != SQLITE_OK)
+		goto out;
+	if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_type(stmt, 0) == SQLITE_INTEGER) {
+		sqlite3_int64 v = sqlite3_column_int64(stmt, 0);
+		if (v >= 0 && v <= 1000000)
+			version = (int)v;
+	}
+out:
+	sqlite3_finalize(stmt);
+	return version;
+}
+
+static int sqlite_migration_record(sqlite3 *db, int version)
+{
+	sqlite3_stmt *stmt = NULL;
+	int ret = -1;
+
+	if (sqlite3_prepare_v2(db, "INSERT INTO schema_version (version, applied_ts) VALUES (?1, ?2)",
+	                       -1, &stmt, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_int(stmt, 1, version);
+	sqlite3_bind_int64(stmt, 2, time_now_ms());
+	if (sqlite3_step(stmt) == SQLITE_DONE)
+		ret = 0;
+out:
+	sqlite3_finalize(stmt);
+	return ret;
+}
+
+/* Apply step `version` unless another process got there first. */
+static int sqlite_migration_apply(sqlite3 *db, int version, char *err, size_t err_len)
+{
+	int current;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		goto err;
+	current = sqlite_migration_current(db);
+	if (current < 0)
+		goto err_rollback;
+	if (current < version) {
+		if (sqlite3_exec(db, sqlite_migrations[version - 1], NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite_migration_record(db, version) != 0)
+			goto err_rollback;
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto err_rollback;
+	return 0;
+err_rollback:
+	snprintf(err, err_len, "migration %d failed: %s", version, sqlite3_errmsg(db));
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+err:
+	snprintf(err, err_len, "migration %d failed: %s", version, sqlite3_errmsg(db));
+	return -1;
+}
+
+int sqlite_migrate(sqlite3 *db, int *version, char *err, size_t err_len)
+{
+	int current;
+
+	*version = 0;
+	if (sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS schema_version ("
+	                     "  version INTEGER PRIMARY KEY,"
+	                     "  applied_ts INTEGER NOT NULL)",
+	                 NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, err_len, "cannot create schema_version: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	current = sqlite_migration_current(db);
+	if (current < 0) {
+		snprintf(err, err_len, "cannot read schema_version: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	/* A newer build wrote this database: its tables mean things we do not
+	 * know, so writing to them could corrupt them. */
+	if (current > sqlite_migration_count) {
+		snprintf(err, err_len, "database schema version %d is newer than this build (%d)",
+		         current, sqlite_migration_count);
+		return -1;
+	}
+	for (int v = current + 1; v <= sqlite_migration_count; v++) {
+		if (sqlite_migration_apply(db, v, err, err_len) != 0)
+			return -1;
+	}
+	current = sqlite_migration_current(db);
+	if (current != sqlite_migration_count) {
+		snprintf(err, err_len, "schema version %d after migrating, expected %d",
+		         current, sqlite_migration_count);
+		return -1;
+	}
+	*version = current;
+	return 0;
+}

@@ -1,0 +1,193 @@
+/*
+ * sqlite_backend: opening and closing the SQLite back end, the per-thread
+ * read connections, and the table of operations the front dispatches to.
+ *
+ * Readers: each thread that reads gets its own read-only connection under
+ * s->reader_key, linked in s->readers. Two ways out, and each removes the
+ * reader from the list under readers_lock so the other never sees it:
+ * - the thread exits: the key destructor closes its connection;
+ * - store_close: closes whatever is left, then deletes the key so no
+ *   destructor runs later for it. The caller guarantees (store.h) that no
+ *   thread is inside a store call or exiting while store_close runs.
+ */
+#include "store/sqlite/sqlite_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+struct sqlite_reader {
+	struct sqlite_conn conn;
+	struct sqlite_store *owner;
+	struct sqlite_reader *prev, *next;
+};
+
+static void sqlite_reader_unlink(struct sqlite_store *s, struct sqlite_reader *r)
+{
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else
+		s->readers = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	r->prev = r->next = NULL;
+}
+
+/* Key destructor: the thread that owned this reader is exiting. */
+static void sqlite_reader_destroy(void *arg)
+{
+	struct sqlite_reader *r = arg;
+	struct sqlite_store *s = r->owner;
+
+	pthread_mutex_lock(&s->readers_lock);
+	sqlite_reader_unlink(s, r);
+	pthread_mutex_unlock(&s->readers_lock);
+	sqlite_conn_close(&r->conn);
+	free(r);
+}
+
+struct sqlite_conn *sqlite_reader_get(struct sqlite_store *s)
+{
+	struct sqlite_reader *r = pthread_getspecific(s->reader_key);
+
+	if (r != NULL)
+		return &r->conn;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		log_error("store: out of memory opening a reader");
+		return NULL;
+	}
+	if (sqlite_conn_open_reader(&r->conn, s->path) != 0) {
+		free(r);
+		return NULL;
+	}
+	r->owner = s;
+	if (pthread_setspecific(s->reader_key, r) != 0) {
+		log_error("store: cannot attach a reader to its thread");
+		sqlite_conn_close(&r->conn);
+		free(r);
+		return NULL;
+	}
+	pthread_mutex_lock(&s->readers_lock);
+	r->next = s->readers;
+	if (s->readers != NULL)
+		s->readers->prev = r;
+	s->readers = r;
+	pthread_mutex_unlock(&s->readers_lock);
+	return &r->conn;
+}
+
+static void sqlite_store_free(struct sqlite_store *s)
+{
+	struct sqlite_reader *r;
+
+	sqlite_writer_stop(s);
+	/* Readers first: the writer connection, closing last, checkpoints the
+	 * WAL into the main file (a read-only connection cannot). */
+	pthread_mutex_lock(&s->readers_lock);
+	while ((r = s->readers) != NULL) {
+		sqlite_reader_unlink(s, r);
+		sqlite_conn_close(&r->conn);
+		free(r);
+	}
+	pthread_mutex_unlock(&s->readers_lock);
+	if (s->reader_key_created)
+		pthread_key_delete(s->reader_key);
+	sqlite_conn_close(&s->writer_conn);
+	pthread_mutex_destroy(&s->readers_lock);
+	pthread_cond_destroy(&s->done_cv);
+	pthread_cond_destroy(&s->work_cv);
+	pthread_mutex_destroy(&s->lock);
+	free(s->path);
+	free(s);
+}
+
+static enum store_result sqlite_backend_open(void **handle, const char *location,
+                                             char *err, size_t err_len)
+{
+	struct sqlite_store *s;
+
+	*handle = NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL || (s->path = strdup(location)) == NULL) {
+		free(s);
+		snprintf(err, err_len, "out of memory");
+		return STORE_ERROR;
+	}
+	/* Initialised before anything can fail, so sqlite_store_free can
+	 * always destroy them. */
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->work_cv, NULL);
+	pthread_cond_init(&s->done_cv, NULL);
+	pthread_mutex_init(&s->readers_lock, NULL);
+
+	if (sqlite_conn_open_writer(&s->writer_conn, location, err, err_len) != 0)
+		goto err;
+	if (sqlite_migrate(s->writer_conn.db, &s->schema_version, err, err_len) != 0)
+		goto err;
+	if (pthread_key_create(&s->reader_key, sqlite_reader_destroy) != 0) {
+		snprintf(err, err_len, "cannot create a thread key for readers");
+		goto err;
+	}
+	s->reader_key_created = true;
+	if (sqlite_writer_start(s) != 0) {
+		snprintf(err, err_len, "cannot start the writer thread");
+		goto err;
+	}
+	*handle = s;
+	return STORE_OK;
+err:
+	sqlite_store_free(s);
+	return STORE_ERROR;
+}
+
+static void sqlite_backend_close(void *handle)
+{
+	sqlite_store_free(handle);
+}
+
+static int sqlite_backend_schema_version(void *handle)
+{
+	struct sqlite_store *s = handle;
+
+	return s->schema_version;
+}
+
+static void sqlite_backend_stats(void *handle, struct store_stats *out)
+{
+	struct sqlite_store *s = handle;
+
+	pthread_mutex_lock(&s->lock);
+	*out = s->stats;
+	pthread_mutex_unlock(&s->lock);
+}
+
+const struct store_backend store_backend_sqlite = {
+	.name = "sqlite",
+	.open = sqlite_backend_open,
+	.close = sqlite_backend_close,
+	.schema_version = sqlite_backend_schema_version,
+	.stats = sqlite_backend_stats,
+
+	.user_create = sqlite_user_create,
+	.user_get = sqlite_user_get,
+	.user_exists = sqlite_user_exists,
+	.user_set_password_hash = sqlite_user_set_password_hash,
+	.user_set_admin = sqlite_user_set_admin,
+	.user_deactivate = sqlite_user_deactivate,
+	.profile_set = sqlite_profile_set,
+	.user_list = sqlite_user_list,
+
+	.device_get = sqlite_device_get,
+	.device_list = sqlite_device_list,
+	.device_set_display_name = sqlite_device_set_display_name,
+	.device_touch = sqlite_device_touch,
+	.device_delete = sqlite_device_delete,
+	.devices_delete_all = sqlite_devices_delete_all,
+
+	.session_create = sqlite_session_create,
+	.access_token_lookup = sqlite_access_token_lookup,
+	.refresh_rotate = sqlite_refresh_rotate,
+};

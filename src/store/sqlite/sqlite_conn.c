@@ -1,0 +1,349 @@
+/*
+ * sqlite_conn: opening connections, the statement table and its per-
+ * connection cache, and the checked column readers.
+ *
+ * Threads: a struct sqlite_conn belongs to one thread at a time (the writer
+ * thread, or the reader's own thread); nothing here locks.
+ */
+#include "store/sqlite/sqlite_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+/* How long a connection waits for a lock held by another connection (only
+ * another process, or a reader during WAL recovery, can hold one). */
+#define SQLITE_BUSY_TIMEOUT_MS 5000
+
+#define USER_COLS "user_id, password_hash, displayname, avatar_url, admin, " \
+                  "deactivated, locked, suspended, created_ts"
+#define DEVICE_COLS "user_id, device_id, display_name, created_ts, last_seen_ts, " \
+                    "last_seen_ip, last_seen_user_agent"
+
+/* Every statement the back end runs: reading this table tells what SQL the
+ * server can issue. */
+static const char *const sqlite_stmt_sql[SQ_COUNT] = {
+	[SQ_BEGIN] = "BEGIN IMMEDIATE",
+	[SQ_COMMIT] = "COMMIT",
+	[SQ_ROLLBACK] = "ROLLBACK",
+	[SQ_SAVEPOINT] = "SAVEPOINT job",
+	[SQ_RELEASE] = "RELEASE job",
+	[SQ_ROLLBACK_TO] = "ROLLBACK TO job",
+
+	[SQ_USER_INSERT] =
+		"INSERT INTO users (user_id, password_hash, displayname, admin, created_ts) "
+		"VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQ_USER_GET] = "SELECT " USER_COLS " FROM users WHERE user_id = ?1",
+	[SQ_USER_EXISTS] = "SELECT 1 FROM users WHERE user_id = ?1",
+	[SQ_USER_ACTIVE] = "SELECT 1 FROM users WHERE user_id = ?1 AND deactivated = 0",
+	[SQ_USER_SET_PASSWORD] =
+		"UPDATE users SET password_hash = ?2 WHERE user_id = ?1 AND deactivated = 0",
+	[SQ_USER_SET_ADMIN] = "UPDATE users SET admin = ?2 WHERE user_id = ?1",
+	[SQ_USER_DEACTIVATE] =
+		"UPDATE users SET deactivated = 1, password_hash = NULL WHERE user_id = ?1",
+	[SQ_USER_ERASE] =
+		"UPDATE users SET displayname = NULL, avatar_url = NULL WHERE user_id = ?1",
+	[SQ_USER_SET_DISPLAYNAME] = "UPDATE users SET displayname = ?2 WHERE user_id = ?1",
+	[SQ_USER_SET_AVATAR_URL] = "UPDATE users SET avatar_url = ?2 WHERE user_id = ?1",
+	[SQ_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY user_id",
+
+	[SQ_DEVICE_GET] =
+		"SELECT " DEVICE_COLS " FROM devices WHERE user_id = ?1 AND device_id = ?2",
+	[SQ_DEVICE_LIST] =
+		"SELECT " DEVICE_COLS " FROM devices WHERE user_id = ?1 ORDER BY device_id",
+	[SQ_DEVICE_INSERT_IF_NEW] =
+		"INSERT INTO devices (user_id, device_id, display_name, created_ts) "
+		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id, device_id) DO NOTHING",
+	[SQ_DEVICE_SET_NAME] =
+		"UPDATE devices SET display_name = ?3 WHERE user_id = ?1 AND device_id = ?2",
+	[SQ_DEVICE_TOUCH] =
+		"UPDATE devices SET last_seen_ts = ?3, last_seen_ip = ?4, "
+		"last_seen_user_agent = ?5 WHERE user_id = ?1 AND device_id = ?2",
+	[SQ_DEVICE_DELETE] = "DELETE FROM devices WHERE user_id = ?1 AND device_id = ?2",
+	[SQ_DEVICES_DELETE_ALL] =
+		"DELETE FROM devices WHERE user_id = ?1 AND (?2 IS NULL OR device_id <> ?2)",
+
+	[SQ_ACCESS_DELETE_DEVICE] =
+		"DELETE FROM access_tokens WHERE user_id = ?1 AND device_id = ?2",
+	[SQ_REFRESH_DELETE_DEVICE] =
+		"DELETE FROM refresh_tokens WHERE user_id = ?1 AND device_id = ?2",
+	[SQ_ACCESS_DELETE_OTHER_DEVICES] =
+		"DELETE FROM access_tokens WHERE user_id = ?1 AND (?2 IS NULL OR device_id <> ?2)",
+	[SQ_REFRESH_DELETE_OTHER_DEVICES] =
+		"DELETE FROM refresh_tokens WHERE user_id = ?1 AND (?2 IS NULL OR device_id <> ?2)",
+	[SQ_ACCESS_INSERT] =
+		"INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts, "
+		"expires_ts, refresh_token_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[SQ_REFRESH_INSERT] =
+		"INSERT INTO refresh_tokens (token_hash, user_id, device_id, created_ts, "
+		"expires_ts) VALUES (?1, ?2, ?3, ?4, ?5)",
+	/* Authentication in one read: the token and its user's flags. */
+	[SQ_ACCESS_LOOKUP] =
+		"SELECT a.user_id, a.device_id, a.expires_ts, u.admin, u.deactivated, "
+		"u.locked, u.suspended FROM access_tokens AS a "
+		"JOIN users AS u ON u.user_id = a.user_id WHERE a.token_hash = ?1",
+	[SQ_REFRESH_GET] =
+		"SELECT r.id, r.user_id, r.device_id, r.expires_ts, r.used, u.deactivated "
+		"FROM refresh_tokens AS r JOIN users AS u ON u.user_id = r.user_id "
+		"WHERE r.token_hash = ?1",
+	[SQ_REFRESH_MARK_USED] = "UPDATE refresh_tokens SET used = 1 WHERE id = ?1",
+	[SQ_ACCESS_DELETE_BY_REFRESH] = "DELETE FROM access_tokens WHERE refresh_token_id = ?1",
+};
+
+/* Settings of the writer connection. synchronous=FULL in WAL mode syncs
+ * the WAL at every commit: a write acknowledged to a client survives power
+ * loss. Foreign keys catch a token left behind by a forgotten delete. */
+static const char *const sqlite_writer_pragmas[] = {
+	"PRAGMA synchronous = FULL",
+	"PRAGMA foreign_keys = ON",
+};
+
+static int sqlite_conn_wal(sqlite3 *db, char *err, size_t err_len)
+{
+	sqlite3_stmt *stmt = NULL;
+	int ret = -1;
+
+	/* The pragma answers the mode in effect: a database on a file system
+	 * without shared memory would silently stay in rollback mode. */
+	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL) != SQLITE_OK ||
+	    sqlite3_step(stmt) != SQLITE_ROW) {
+		snprintf(err, err_len, "cannot set WAL mode: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	if (sqlite3_column_type(stmt, 0) != SQLITE_TEXT ||
+	    strcmp((const char *)sqlite3_column_text(stmt, 0), "wal") != 0) {
+		snprintf(err, err_len, "database refused WAL mode");
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(stmt);
+	return ret;
+}
+
+int sqlite_conn_open_writer(struct sqlite_conn *c, const char *path,
+                            char *err, size_t err_len)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+
+	memset(c, 0, sizeof(*c));
+	if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
+		snprintf(err, err_len, "cannot open %.200s: %s", path,
+		         c->db != NULL ? sqlite3_errmsg(c->db) : "out of memory");
+		goto err;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, SQLITE_BUSY_TIMEOUT_MS);
+	if (sqlite_conn_wal(c->db, err, err_len) != 0)
+		goto err;
+	for (size_t i = 0; i < sizeof(sqlite_writer_pragmas) / sizeof(sqlite_writer_pragmas[0]); i++) {
+		if (sqlite3_exec(c->db, sqlite_writer_pragmas[i], NULL, NULL, NULL) != SQLITE_OK) {
+			snprintf(err, err_len, "%s: %s", sqlite_writer_pragmas[i],
+			         sqlite3_errmsg(c->db));
+			goto err;
+		}
+	}
+	return 0;
+err:
+	sqlite_conn_close(c);
+	return -1;
+}
+
+int sqlite_conn_open_reader(struct sqlite_conn *c, const char *path)
+{
+	int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
+
+	memset(c, 0, sizeof(*c));
+	if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
+		log_error("store: cannot open a reader on %s: %s", path,
+		          c->db != NULL ? sqlite3_errmsg(c->db) : "out of memory");
+		sqlite_conn_close(c);
+		return -1;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, SQLITE_BUSY_TIMEOUT_MS);
+	return 0;
+}
+
+void sqlite_conn_close(struct sqlite_conn *c)
+{
+	for (int i = 0; i < SQ_COUNT; i++)
+		sqlite3_finalize(c->stmts[i]);
+	if (c->db != NULL && sqlite3_close(c->db) != SQLITE_OK)
+		log_error("store: closing a connection failed: %s", sqlite3_errmsg(c->db));
+	memset(c, 0, sizeof(*c));
+}
+
+sqlite3_stmt *sqlite_stmt_get(struct sqlite_conn *c, enum sqlite_stmt_id id)
+{
+	sqlite3_stmt *stmt = NULL;
+	unsigned int flags = 0;
+
+	if ((int)id < 0 || id >= SQ_COUNT)
+		return NULL;
+	if (c->stmts[id] != NULL && !c->busy[id]) {
+		c->busy[id] = true;
+		return c->stmts[id];
+	}
+	/* Only the cache's own copy is marked persistent; a nested use gets a
+	 * short-lived one. */
+	if (c->stmts[id] == NULL)
+		flags = SQLITE_PREPARE_PERSISTENT;
+	if (sqlite3_prepare_v3(c->db, sqlite_stmt_sql[id], -1, flags, &stmt, NULL) != SQLITE_OK) {
+		log_error("store: cannot prepare statement %d: %s", (int)id, sqlite3_errmsg(c->db));
+		sqlite3_finalize(stmt);
+		return NULL;
+	}
+	if (c->stmts[id] == NULL) {
+		c->stmts[id] = stmt;
+		c->busy[id] = true;
+	}
+	return stmt;
+}
+
+void sqlite_stmt_put(struct sqlite_conn *c, enum sqlite_stmt_id id, sqlite3_stmt *stmt)
+{
+	if (stmt == NULL)
+		return;
+	if ((int)id >= 0 && id < SQ_COUNT && stmt == c->stmts[id]) {
+		/* reset ends the statement's implicit read transaction: a reader
+		 * left mid-step would pin an old snapshot forever */
+		sqlite3_reset(stmt);
+		sqlite3_clear_bindings(stmt);
+		c->busy[id] = false;
+		return;
+	}
+	sqlite3_finalize(stmt);
+}
+
+enum store_result sqlite_exec_stmt(struct sqlite_conn *c, enum sqlite_stmt_id id)
+{
+	sqlite3_stmt *stmt = sqlite_stmt_get(c, id);
+	enum store_result r;
+	int rc;
+
+	if (stmt == NULL)
+		return STORE_ERROR;
+	rc = sqlite3_step(stmt);
+	r = rc == SQLITE_DONE ? STORE_OK : sqlite_result_of(c, rc, sqlite_stmt_sql[id]);
+	sqlite_stmt_put(c, id, stmt);
+	return r;
+}
+
+int sqlite_bind_text(sqlite3_stmt *stmt, int idx, const char *s)
+{
+	if (s == NULL)
+		return sqlite3_bind_null(stmt, idx);
+	/* STATIC: callers keep the string alive until the statement is put */
+	return sqlite3_bind_text(stmt, idx, s, -1, SQLITE_STATIC);
+}
+
+int sqlite_col_text(sqlite3_stmt *stmt, int col, bool nullable, size_t max, char **out)
+{
+	const unsigned char *text;
+	int type = sqlite3_column_type(stmt, col);
+	int n;
+
+	*out = NULL;
+	if (type == SQLITE_NULL)
+		return nullable ? 0 : -1;
+	if (type != SQLITE_TEXT)
+		return -1;
+	text = sqlite3_column_text(stmt, col);
+	n = sqlite3_column_bytes(stmt, col);
+	if (text == NULL || n < 0 || (size_t)n > max)
+		return -1;
+	/* an embedded NUL would make the C string say less than the row */
+	if (memchr(text, '\0', (size_t)n) != NULL)
+		return -1;
+	*out = malloc((size_t)n + 1);
+	if (*out == NULL)
+		return -1;
+	memcpy(*out, text, (size_t)n);
+	(*out)[n] = '\0';
+	return 0;
+}
+
+int sqlite_col_int(sqlite3_stmt *stmt, int col, int64_t *out)
+{
+	*out = 0;
+	if (sqlite3_column_type(stmt, col) != SQLITE_INTEGER)
+		return -1;
+	*out = sqlite3_column_int64(stmt, col);
+	return 0;
+}
+
+int sqlite_col_bool(sqlite3_stmt *stmt, int col, bool *out)
+{
+	int64_t v;
+
+	*out = false;
+	if (sqlite_col_int(stmt, col, &v) != 0 || (v != 0 && v != 1))
+		return -1;
+	*out = v == 1;
+	return 0;
+}
+
+enum store_result sqlite_result_of(struct sqlite_conn *c, int rc, const char *what)
+{
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
+		log_debug("store: %s: key taken", what);
+		return STORE_CONFLICT;
+	}
+	log_error("store: %s: %s (%d)", what, sqlite3_errmsg(c->db), rc);
+	return STORE_ERROR;
+}
+
+enum store_result sqlite_exec_texts(struct sqlite_conn *c, enum sqlite_stmt_id id,
+                                    const char *const *texts, int n, int *changes)
+{
+	sqlite3_stmt *stmt = sqlite_stmt_get(c, id);
+	enum store_result r = STORE_ERROR;
+	int rc;
+
+	if (changes != NULL)
+		*changes = 0;
+	if (stmt == NULL)
+		return STORE_ERROR;
+	for (int i = 0; i < n; i++) {
+		if (sqlite_bind_text(stmt, i + 1, texts[i]) != SQLITE_OK) {
+			log_error("store: cannot bind: %s", sqlite3_errmsg(c->db));
+			goto out;
+		}
+	}
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_DONE) {
+		r = sqlite_result_of(c, rc, sqlite_stmt_sql[id]);
+		goto out;
+	}
+	if (changes != NULL)
+		*changes = sqlite3_changes(c->db);
+	r = STORE_OK;
+out:
+	sqlite_stmt_put(c, id, stmt);
+	return r;
+}
+
+enum store_result sqlite_probe(struct sqlite_conn *c, enum sqlite_stmt_id id, const char *key)
+{
+	sqlite3_stmt *stmt = sqlite_stmt_get(c, id);
+	enum store_result r = STORE_ERROR;
+	int rc;
+
+	if (stmt == NULL)
+		return STORE_ERROR;
+	if (sqlite_bind_text(stmt, 1, key) != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		r = STORE_OK;
+	else if (rc == SQLITE_DONE)
+		r = STORE_NOT_FOUND;
+	else
+		r = sqlite_result_of(c, rc, sqlite_stmt_sql[id]);
+out:
+	sqlite_stmt_put(c, id, stmt);
+	return r;
+}

@@ -1,0 +1,218 @@
+/*
+ * sqlite_store: internals of the SQLite back end (src/store/sqlite/ only).
+ *
+ * Connections:
+ * - one read-write connection owned by the writer thread (used by the
+ *   opening thread only while migrations run, before the writer starts);
+ * - one read-only connection per thread that reads, opened on first use,
+ *   kept in the store's list and under a pthread key whose destructor
+ *   closes it when that thread exits; store_close closes what is left.
+ * Each connection caches its prepared statements (struct sqlite_conn).
+ *
+ * Writes: an operation packs its arguments, hands a job to
+ * sqlite_writer_submit() and blocks until the writer has committed (or
+ * rolled back) the batch the job was part of. Job functions run on the
+ * writer thread, inside a SAVEPOINT of the batch's transaction; they only
+ * see the writer connection and their argument struct, whose borrowed
+ * strings stay valid because the submitting thread is blocked.
+ */
+#ifndef CHAPPE_STORE_SQLITE_STORE_H
+#define CHAPPE_STORE_SQLITE_STORE_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store_backend.h"
+
+/* Every statement the back end runs, one row each in sqlite_stmt_sql[]. */
+enum sqlite_stmt_id {
+	SQ_BEGIN,
+	SQ_COMMIT,
+	SQ_ROLLBACK,
+	SQ_SAVEPOINT,
+	SQ_RELEASE,
+	SQ_ROLLBACK_TO,
+
+	SQ_USER_INSERT,
+	SQ_USER_GET,
+	SQ_USER_EXISTS,
+	SQ_USER_ACTIVE,
+	SQ_USER_SET_PASSWORD,
+	SQ_USER_SET_ADMIN,
+	SQ_USER_DEACTIVATE,
+	SQ_USER_ERASE,
+	SQ_USER_SET_DISPLAYNAME,
+	SQ_USER_SET_AVATAR_URL,
+	SQ_USER_LIST,
+
+	SQ_DEVICE_GET,
+	SQ_DEVICE_LIST,
+	SQ_DEVICE_INSERT_IF_NEW,
+	SQ_DEVICE_SET_NAME,
+	SQ_DEVICE_TOUCH,
+	SQ_DEVICE_DELETE,
+	SQ_DEVICES_DELETE_ALL,
+
+	SQ_ACCESS_DELETE_DEVICE,
+	SQ_REFRESH_DELETE_DEVICE,
+	SQ_ACCESS_DELETE_OTHER_DEVICES,
+	SQ_REFRESH_DELETE_OTHER_DEVICES,
+	SQ_ACCESS_INSERT,
+	SQ_REFRESH_INSERT,
+	SQ_ACCESS_LOOKUP,
+	SQ_REFRESH_GET,
+	SQ_REFRESH_MARK_USED,
+	SQ_ACCESS_DELETE_BY_REFRESH,
+
+	SQ_COUNT
+};
+
+struct sqlite_conn {
+	sqlite3 *db;
+	sqlite3_stmt *stmts[SQ_COUNT];
+	/* A cached statement in use (a list walk whose callback reads again
+	 * with the same statement) is not handed out twice: the nested call
+	 * gets a fresh one, finalized on release. */
+	bool busy[SQ_COUNT];
+};
+
+struct sqlite_job {
+	enum store_result (*run)(struct sqlite_conn *w, void *args);
+	void *args;
+	enum store_result result;
+	bool done;
+	struct sqlite_job *next;
+};
+
+struct sqlite_reader;
+
+struct sqlite_store {
+	char *path;
+	int schema_version;
+	struct sqlite_conn writer_conn;
+
+	pthread_mutex_t lock;          /* guards queue, stopping, stats */
+	pthread_cond_t work_cv;        /* writer waits for jobs */
+	pthread_cond_t done_cv;        /* submitters wait for their job */
+	struct sqlite_job *queue_head, *queue_tail;
+	bool stopping;
+	bool writer_started;
+	pthread_t writer;
+	struct store_stats stats;
+
+	pthread_key_t reader_key;
+	bool reader_key_created;
+	pthread_mutex_t readers_lock;  /* guards readers list */
+	struct sqlite_reader *readers;
+};
+
+/* ---- connections and statements (sqlite_conn.c) ----------------------- */
+
+/* Open the read-write connection with WAL, synchronous=FULL, foreign keys
+ * and a busy timeout. Returns 0, or -1 with a reason in err. */
+int sqlite_conn_open_writer(struct sqlite_conn *c, const char *path,
+                            char *err, size_t err_len);
+/* Open a read-only connection on an existing database. 0 or -1. */
+int sqlite_conn_open_reader(struct sqlite_conn *c, const char *path);
+/* Finalize cached statements and close; c is zeroed. */
+void sqlite_conn_close(struct sqlite_conn *c);
+
+/* A reset statement ready to bind, or NULL (logged). Pair with put. */
+sqlite3_stmt *sqlite_stmt_get(struct sqlite_conn *c, enum sqlite_stmt_id id);
+/* Reset (ending any read it held) or finalize what get returned. */
+void sqlite_stmt_put(struct sqlite_conn *c, enum sqlite_stmt_id id, sqlite3_stmt *stmt);
+/* Run a statement without result rows (get, step once, put). */
+enum store_result sqlite_exec_stmt(struct sqlite_conn *c, enum sqlite_stmt_id id);
+
+/* Bind texts[0..n-1] to ?1..?n (NULL binds SQL NULL), run a statement
+ * without result rows, and report sqlite3_changes() if changes is set. */
+enum store_result sqlite_exec_texts(struct sqlite_conn *c, enum sqlite_stmt_id id,
+                                    const char *const *texts, int n, int *changes);
+/* Bind key to ?1 and report whether the statement returns a row:
+ * STORE_OK, STORE_NOT_FOUND, or STORE_ERROR. */
+enum store_result sqlite_probe(struct sqlite_conn *c, enum sqlite_stmt_id id, const char *key);
+/* Bind text (NULL binds SQL NULL); borrowed for the statement's use. */
+int sqlite_bind_text(sqlite3_stmt *stmt, int idx, const char *s);
+
+/* Copy a TEXT column into a malloc'd string, refusing a wrong type, an
+ * embedded NUL, more than max bytes, or NULL unless nullable. 0 or -1. */
+int sqlite_col_text(sqlite3_stmt *stmt, int col, bool nullable, size_t max, char **out);
+/* An INTEGER column (no other type accepted). 0 or -1. */
+int sqlite_col_int(sqlite3_stmt *stmt, int col, int64_t *out);
+/* An INTEGER column that must be 0 or 1. 0 or -1. */
+int sqlite_col_bool(sqlite3_stmt *stmt, int col, bool *out);
+
+/* Map a failed step: unique/primary key violations are STORE_CONFLICT,
+ * anything else STORE_ERROR (logged with what and SQLite's message). */
+enum store_result sqlite_result_of(struct sqlite_conn *c, int rc, const char *what);
+
+/* ---- migrations (migrations.c) ---------------------------------------- */
+
+extern const int sqlite_migration_count;
+/* Apply pending migrations, each in its own transaction. Refuses a
+ * database newer than this build. 0 with *version set, or -1 with err. */
+int sqlite_migrate(sqlite3 *db, int *version, char *err, size_t err_len);
+
+/* ---- writer (sqlite_writer.c) ----------------------------------------- */
+
+int sqlite_writer_start(struct sqlite_store *s);
+/* Drain the queue, then stop and join the writer. */
+void sqlite_writer_stop(struct sqlite_store *s);
+/* Run fn(writer connection, args) in the next batch; blocks until it is
+ * committed or rolled back and returns its result. */
+enum store_result sqlite_writer_submit(struct sqlite_store *s,
+                                       enum store_result (*run)(struct sqlite_conn *, void *),
+                                       void *args);
+
+/* ---- readers (sqlite_backend.c) --------------------------------------- */
+
+/* The calling thread's read connection, opened on first use; NULL on error. */
+struct sqlite_conn *sqlite_reader_get(struct sqlite_store *s);
+
+/* ---- operations (sqlite_users.c, sqlite_devices.c, sqlite_sessions.c) - */
+
+enum store_result sqlite_user_create(void *h, const char *user_id, const char *password_hash,
+                                     const char *displayname, bool admin, int64_t now_ms);
+enum store_result sqlite_user_get(void *h, const char *user_id, struct store_user *out);
+enum store_result sqlite_user_exists(void *h, const char *user_id);
+enum store_result sqlite_user_set_password_hash(void *h, const char *user_id,
+                                                const char *password_hash);
+enum store_result sqlite_user_set_admin(void *h, const char *user_id, bool admin);
+enum store_result sqlite_user_deactivate(void *h, const char *user_id, bool erase);
+enum store_result sqlite_profile_set(void *h, const char *user_id,
+                                     enum store_profile_field field, const char *value);
+enum store_result sqlite_user_list(void *h, store_user_fn fn, void *ctx);
+
+enum store_result sqlite_device_get(void *h, const char *user_id, const char *device_id,
+                                    struct store_device *out);
+enum store_result sqlite_device_list(void *h, const char *user_id, store_device_fn fn,
+                                     void *ctx);
+enum store_result sqlite_device_set_display_name(void *h, const char *user_id,
+                                                 const char *device_id,
+                                                 const char *display_name);
+enum store_result sqlite_device_touch(void *h, const char *user_id, const char *device_id,
+                                      const char *ip, const char *user_agent, int64_t now_ms);
+enum store_result sqlite_device_delete(void *h, const char *user_id, const char *device_id);
+enum store_result sqlite_devices_delete_all(void *h, const char *user_id,
+                                            const char *keep_device_id);
+/* Inside a write job: delete every device but keep_device_id (NULL: all)
+ * with their tokens (devices delete all, and deactivation). */
+enum store_result sqlite_devices_purge(struct sqlite_conn *w, const char *user_id,
+                                       const char *keep_device_id);
+/* Inside a write job: delete the access and refresh tokens of one device
+ * (device delete, and session create reusing a device). */
+enum store_result sqlite_device_tokens_delete(struct sqlite_conn *w, const char *user_id,
+                                              const char *device_id);
+
+enum store_result sqlite_session_create(void *h, const struct store_session_new *s);
+enum store_result sqlite_access_token_lookup(void *h,
+                                             const unsigned char hash[STORE_TOKEN_HASH_LEN],
+                                             struct store_token_info *out);
+enum store_result sqlite_refresh_rotate(void *h,
+                                        const unsigned char old_hash[STORE_TOKEN_HASH_LEN],
+                                        const struct store_session_new *s,
+                                        char **out_user_id, char **out_device_id);
+
+#endif
