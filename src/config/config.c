@@ -1,0 +1,366 @@
+/*
+ * config.c: the struct itself: defaults, validation, path and listen
+ * helpers, release. YAML lives in config_load.c and config_write.c.
+ */
+#include "config/config.h"
+#include "config/config_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "util/ids.h"
+#include "util/log.h"
+
+int config_err(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && err_len > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, err_len, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+char *config_path_resolve(const char *base, const char *p)
+{
+	size_t cap = strlen(p) + (p[0] == '/' ? 0 : strlen(base) + 1) + 2;
+	char *out = malloc(cap);
+	const char *parts[2] = { p[0] == '/' ? p : base, p[0] == '/' ? NULL : p };
+	size_t n = 0;
+
+	if (!out)
+		return NULL;
+	if (parts[0][0] != '/') {
+		free(out);
+		errno = EINVAL;
+		return NULL;
+	}
+	/* Copy segment by segment: each kept segment is written as "/seg". */
+	for (int i = 0; i < 2 && parts[i]; i++) {
+		const char *s = parts[i];
+		while (*s) {
+			const char *end;
+			size_t len;
+			while (*s == '/')
+				s++;
+			end = s;
+			while (*end && *end != '/')
+				end++;
+			len = (size_t)(end - s);
+			if (len > 0 && !(len == 1 && s[0] == '.')) {
+				out[n++] = '/';
+				memcpy(out + n, s, len);
+				n += len;
+			}
+			s = end;
+		}
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = '\0';
+	return out;
+}
+
+static int port_parse(const char *s, uint16_t *port)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		if (i >= 5 || s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (i == 0 || v < 1 || v > 65535)
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int config_listen_parse(const char *s, char **addr, uint16_t *port,
+                        char *err, size_t err_len)
+{
+	unsigned char bin[sizeof(struct in6_addr)];
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *colon, *hstart = s;
+	size_t hlen;
+	int family = AF_INET;
+
+	*addr = NULL;
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':')
+			return config_err(err, err_len,
+			    "expected \"[IPv6]:PORT\", e.g. \"[::1]:8008\"");
+		hstart = s + 1;
+		hlen = (size_t)(close - hstart);
+		colon = close + 1;
+		family = AF_INET6;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return config_err(err, err_len,
+			    "expected \"IP:PORT\", e.g. \"127.0.0.1:8008\"");
+		hlen = (size_t)(colon - s);
+		if (memchr(s, ':', hlen))
+			return config_err(err, err_len,
+			    "an IPv6 address needs brackets: \"[::1]:8008\"");
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return config_err(err, err_len, "the address is missing or too long");
+	memcpy(host, hstart, hlen);
+	host[hlen] = '\0';
+	/* inet_pton rather than getaddrinfo: a bind address must be a literal,
+	 * never a name whose resolution could change between restarts. */
+	if (inet_pton(family, host, bin) != 1)
+		return config_err(err, err_len, "\"%s\" is not an IPv%d address literal",
+		                  host, family == AF_INET ? 4 : 6);
+	if (port_parse(colon + 1, port) < 0)
+		return config_err(err, err_len, "the port must be a number from 1 to 65535");
+	*addr = strdup(host);
+	if (!*addr)
+		return config_err(err, err_len, "out of memory");
+	return 0;
+}
+
+static void rate_set(struct config_rate *r, double per_second, uint32_t burst)
+{
+	r->per_second = per_second;
+	r->burst = burst;
+}
+
+int config_defaults(struct config *cfg, const char *server_name, const char *data_dir)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (!server_name || !data_dir || data_dir[0] != '/') {
+		errno = EINVAL;
+		return -1;
+	}
+	cfg->server_name = strdup(server_name);
+	cfg->listen_addr = strdup(CONFIG_DEFAULT_LISTEN_ADDR);
+	cfg->listen_port = CONFIG_DEFAULT_LISTEN_PORT;
+	cfg->public_baseurl = strdup(CONFIG_DEFAULT_PUBLIC_BASEURL);
+	cfg->data_dir = config_path_resolve("/", data_dir);
+	cfg->database_backend = strdup(CONFIG_DEFAULT_DATABASE_BACKEND);
+	cfg->database_path = config_path_resolve(data_dir, CONFIG_DEFAULT_DATABASE_PATH);
+	cfg->signing_key_path = config_path_resolve(data_dir, CONFIG_DEFAULT_SIGNING_KEY_PATH);
+	cfg->log_level = strdup(CONFIG_DEFAULT_LOG_LEVEL);
+	cfg->http_threads = CONFIG_DEFAULT_HTTP_THREADS;
+	cfg->registration = CONFIG_REGISTRATION_CLOSED;
+	cfg->registration_shared_secret = strdup("");
+	cfg->password_min_length = CONFIG_DEFAULT_PASSWORD_MIN;
+	cfg->password_hash_ops_limit = CONFIG_DEFAULT_HASH_OPS;
+	cfg->password_hash_mem_limit_kib = CONFIG_DEFAULT_HASH_MEM_KIB;
+	cfg->access_token_lifetime_ms = CONFIG_DEFAULT_ACCESS_TTL_MS;
+	cfg->refresh_token_lifetime_ms = CONFIG_DEFAULT_REFRESH_TTL_MS;
+	cfg->max_json_body_bytes = CONFIG_DEFAULT_JSON_BODY;
+	cfg->max_json_depth = CONFIG_DEFAULT_JSON_DEPTH;
+	rate_set(&cfg->rate_login_per_account, CONFIG_DEFAULT_LOGIN_RATE, CONFIG_DEFAULT_LOGIN_BURST);
+	rate_set(&cfg->rate_login_per_ip, CONFIG_DEFAULT_LOGIN_RATE, CONFIG_DEFAULT_LOGIN_BURST);
+	rate_set(&cfg->rate_register_per_ip, CONFIG_DEFAULT_LOGIN_RATE, CONFIG_DEFAULT_LOGIN_BURST);
+	rate_set(&cfg->rate_client_per_user, CONFIG_DEFAULT_CLIENT_RATE, CONFIG_DEFAULT_CLIENT_BURST);
+
+	if (!cfg->server_name || !cfg->listen_addr || !cfg->public_baseurl ||
+	    !cfg->data_dir || !cfg->database_backend || !cfg->database_path ||
+	    !cfg->signing_key_path || !cfg->log_level || !cfg->registration_shared_secret) {
+		config_free(cfg);
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+/* Integer options, checked from one table so that a new option is one row. */
+struct config_range {
+	const char *key;
+	size_t offset;
+	size_t size;           /* 4 or 8 */
+	uint64_t min, max;
+	bool zero_ok;          /* 0 is a meaningful value outside [min, max] */
+};
+
+#define RANGE(key, member, lo, hi, zero) \
+	{ key, offsetof(struct config, member), sizeof(((struct config *)0)->member), lo, hi, zero }
+
+static const struct config_range config_ranges[] = {
+	RANGE("http_threads", http_threads, CONFIG_HTTP_THREADS_MIN, CONFIG_HTTP_THREADS_MAX, false),
+	RANGE("password_min_length", password_min_length,
+	      CONFIG_PASSWORD_MIN_MIN, CONFIG_PASSWORD_MIN_MAX, false),
+	RANGE("password_hash.mem_limit_kib", password_hash_mem_limit_kib,
+	      CONFIG_HASH_MEM_KIB_MIN, CONFIG_HASH_MEM_KIB_MAX, false),
+	RANGE("access_token_lifetime_ms", access_token_lifetime_ms,
+	      CONFIG_ACCESS_TTL_MS_MIN, CONFIG_TTL_MS_MAX, false),
+	RANGE("refresh_token_lifetime_ms", refresh_token_lifetime_ms,
+	      CONFIG_ACCESS_TTL_MS_MIN, CONFIG_TTL_MS_MAX, true),
+	RANGE("limits.max_json_body_bytes", max_json_body_bytes,
+	      CONFIG_JSON_BODY_MIN, CONFIG_JSON_BODY_MAX, false),
+	RANGE("limits.max_json_depth", max_json_depth,
+	      CONFIG_JSON_DEPTH_MIN, CONFIG_JSON_DEPTH_MAX, false),
+};
+
+static int ranges_validate(const struct config *cfg, char *err, size_t err_len)
+{
+	for (size_t i = 0; i < sizeof(config_ranges) / sizeof(config_ranges[0]); i++) {
+		const struct config_range *r = &config_ranges[i];
+		const char *p = (const char *)cfg + r->offset;
+		uint64_t v;
+
+		if (r->size == sizeof(uint32_t)) {
+			uint32_t v32;
+			memcpy(&v32, p, sizeof(v32));
+			v = v32;
+		} else {
+			memcpy(&v, p, sizeof(v));
+		}
+		if ((v == 0 && r->zero_ok) || (v >= r->min && v <= r->max))
+			continue;
+		return config_err(err, err_len, "%s: must be %s%" PRIu64 " to %" PRIu64 ", got %" PRIu64,
+		                  r->key, r->zero_ok ? "0 or " : "", r->min, r->max, v);
+	}
+	/* libsodium's own bounds, so that hashing can never fail on them. */
+	if (cfg->password_hash_ops_limit < crypto_pwhash_argon2id_opslimit_min() ||
+	    cfg->password_hash_ops_limit > crypto_pwhash_argon2id_opslimit_max())
+		return config_err(err, err_len, "password_hash.ops_limit: must be %zu to %zu, got %" PRIu64,
+		                  (size_t)crypto_pwhash_argon2id_opslimit_min(),
+		                  (size_t)crypto_pwhash_argon2id_opslimit_max(),
+		                  cfg->password_hash_ops_limit);
+	return 0;
+}
+
+static int rates_validate(const struct config *cfg, char *err, size_t err_len)
+{
+	const struct { const char *key; const struct config_rate *r; } rates[] = {
+		{ "login_per_account", &cfg->rate_login_per_account },
+		{ "login_per_ip", &cfg->rate_login_per_ip },
+		{ "register_per_ip", &cfg->rate_register_per_ip },
+		{ "client_per_user", &cfg->rate_client_per_user },
+	};
+
+	for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+		double ps = rates[i].r->per_second;
+		uint32_t burst = rates[i].r->burst;
+		/* 0 would make the bucket never refill: a lockout, not a limit. */
+		if (!isfinite(ps) || ps <= 0 || ps > CONFIG_RATE_MAX)
+			return config_err(err, err_len,
+			    "rate_limits.%s.per_second: must be above 0 and at most %g, got %.15g",
+			    rates[i].key, CONFIG_RATE_MAX, ps);
+		if (burst < CONFIG_BURST_MIN || burst > CONFIG_BURST_MAX)
+			return config_err(err, err_len,
+			    "rate_limits.%s.burst: must be %d to %d, got %" PRIu32,
+			    rates[i].key, CONFIG_BURST_MIN, CONFIG_BURST_MAX, burst);
+	}
+	return 0;
+}
+
+/* Control characters in a path or secret only ever come from a mistake or
+ * an attack, and would corrupt the log lines that print them. */
+static bool text_clean(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+static int path_validate(const char *key, const char *p, char *err, size_t err_len)
+{
+	if (!p || p[0] == '\0')
+		return config_err(err, err_len, "%s: must not be empty", key);
+	if (p[0] != '/')
+		return config_err(err, err_len, "%s: must be an absolute path once resolved", key);
+	if (strlen(p) >= CONFIG_STRING_MAX || !text_clean(p))
+		return config_err(err, err_len, "%s: too long or holds control characters", key);
+	return 0;
+}
+
+static int baseurl_validate(const char *u, char *err, size_t err_len)
+{
+	const char *host;
+
+	if (!u)
+		return config_err(err, err_len, "public_baseurl: must be set");
+	if (strncmp(u, "https://", 8) == 0)
+		host = u + 8;
+	else if (strncmp(u, "http://", 7) == 0)
+		host = u + 7;
+	else
+		return config_err(err, err_len, "public_baseurl: must start with http:// or https://");
+	if (host[0] == '\0' || host[0] == '/')
+		return config_err(err, err_len, "public_baseurl: the host is missing");
+	if (strlen(u) >= CONFIG_STRING_MAX || strpbrk(u, " \"<>\\^`{|}") || !text_clean(u))
+		return config_err(err, err_len, "public_baseurl: too long or holds characters a URL cannot");
+	return 0;
+}
+
+static int strings_validate(const struct config *cfg, char *err, size_t err_len)
+{
+	unsigned char bin[sizeof(struct in6_addr)];
+	enum log_level level;
+
+	if (!cfg->server_name || !id_server_name_valid(cfg->server_name))
+		return config_err(err, err_len,
+		    "server_name: not a valid server name (a DNS name, IPv4 or [IPv6] literal, "
+		    "optional :port, as in the spec appendix \"Server Name\")");
+	if (!cfg->listen_addr || (inet_pton(AF_INET, cfg->listen_addr, bin) != 1 &&
+	                          inet_pton(AF_INET6, cfg->listen_addr, bin) != 1))
+		return config_err(err, err_len, "listen: the address must be an IP literal");
+	if (cfg->listen_port == 0)
+		return config_err(err, err_len, "listen: the port must be 1 to 65535");
+	if (baseurl_validate(cfg->public_baseurl, err, err_len) < 0 ||
+	    path_validate("data_dir", cfg->data_dir, err, err_len) < 0 ||
+	    path_validate("database.path", cfg->database_path, err, err_len) < 0 ||
+	    path_validate("signing_key_path", cfg->signing_key_path, err, err_len) < 0)
+		return -1;
+	if (!cfg->database_backend || strcmp(cfg->database_backend, "sqlite") != 0)
+		return config_err(err, err_len, "database.backend: must be \"sqlite\" (the only back end so far)");
+	if (!cfg->log_level || log_level_parse(cfg->log_level, &level) < 0)
+		return config_err(err, err_len, "log_level: must be one of error, warning, info, debug");
+	if (cfg->registration != CONFIG_REGISTRATION_OPEN &&
+	    cfg->registration != CONFIG_REGISTRATION_CLOSED)
+		return config_err(err, err_len, "registration: must be open or closed");
+	if (cfg->registration_shared_secret &&
+	    (strlen(cfg->registration_shared_secret) > CONFIG_SECRET_MAX ||
+	     !text_clean(cfg->registration_shared_secret)))
+		return config_err(err, err_len,
+		    "registration_shared_secret: at most %d bytes, no control characters",
+		    CONFIG_SECRET_MAX);
+	return 0;
+}
+
+int config_validate(const struct config *cfg, char *err, size_t err_len)
+{
+	if (strings_validate(cfg, err, err_len) < 0 ||
+	    ranges_validate(cfg, err, err_len) < 0 ||
+	    rates_validate(cfg, err, err_len) < 0)
+		return -1;
+	return 0;
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->server_name);
+	free(cfg->listen_addr);
+	free(cfg->public_baseurl);
+	free(cfg->data_dir);
+	free(cfg->database_backend);
+	free(cfg->database_path);
+	free(cfg->signing_key_path);
+	free(cfg->log_level);
+	if (cfg->registration_shared_secret)
+		sodium_memzero(cfg->registration_shared_secret,
+		               strlen(cfg->registration_shared_secret));
+	free(cfg->registration_shared_secret);
+	memset(cfg, 0, sizeof(*cfg));
+}
