@@ -42,10 +42,10 @@ const struct route api_routes[] = {
 	ROW(PFX_CLIENT, HTTP_POST, "/delete_devices", api_delete_devices, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 
 	/* profile */
-	ROW(PFX_CLIENT, HTTP_GET, "/profile/{userId}", api_profile_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_PROFILE),
-	ROW(PFX_CLIENT, HTTP_GET, "/profile/{userId}/displayname", api_profile_field_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_PROFILE),
+	ROW(PFX_CLIENT, HTTP_GET, "/profile/{userId}", api_profile_get, AUTH_OPTIONAL, RL_CLIENT, LEDGER_PROFILE),
+	ROW(PFX_CLIENT, HTTP_GET, "/profile/{userId}/displayname", api_profile_field_get, AUTH_OPTIONAL, RL_CLIENT, LEDGER_PROFILE),
 	ROW(PFX_CLIENT, HTTP_PUT, "/profile/{userId}/displayname", api_profile_field_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_GET, "/profile/{userId}/avatar_url", api_profile_field_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_PROFILE),
+	ROW(PFX_CLIENT, HTTP_GET, "/profile/{userId}/avatar_url", api_profile_field_get, AUTH_OPTIONAL, RL_CLIENT, LEDGER_PROFILE),
 	ROW(PFX_CLIENT, HTTP_PUT, "/profile/{userId}/avatar_url", api_profile_field_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 };
 

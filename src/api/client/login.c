@@ -50,21 +50,19 @@ static char *login_user_of(struct request *req, json_t *body)
 	return uid;
 }
 
-static bool login_ratelimited(struct request *req, const char *user_id)
+/* Login attempts are limited per client IP and per account (Synapse's
+ * rc_login.address and rc_login.account); the IP bucket is checked before
+ * the body names an account, the account bucket after. */
+static bool login_ratelimited(struct request *req, const char *prefix, const char *id,
+                              const struct config_rate *rate)
 {
 	struct app *app = APP(req);
 	char key[320];
 	int64_t wait;
 
-	snprintf(key, sizeof(key), "login-ip:%s", req->client_ip);
-	wait = ratelimit_take(app->ratelimiter, key, app->cfg->rate_login_per_ip.per_second,
-	                      app->cfg->rate_login_per_ip.burst, time_mono_ms());
-	if (wait == 0 && user_id) {
-		snprintf(key, sizeof(key), "login-account:%s", user_id);
-		wait = ratelimit_take(app->ratelimiter, key,
-		                      app->cfg->rate_login_per_account.per_second,
-		                      app->cfg->rate_login_per_account.burst, time_mono_ms());
-	}
+	snprintf(key, sizeof(key), "%s:%s", prefix, id);
+	wait = ratelimit_take(app->ratelimiter, key, rate->per_second, rate->burst,
+	                      time_mono_ms());
 	if (wait > 0) {
 		res_error_extra(req, 429, "M_LIMIT_EXCEEDED", "Too many login attempts",
 		                json_pack("{s:I}", "retry_after_ms", (json_int_t)wait));
@@ -97,10 +95,11 @@ void api_login(struct request *req)
 		res_error(req, 400, "M_INVALID_PARAM", "Invalid device_id");
 		return;
 	}
-	if (login_ratelimited(req, NULL))
+	if (login_ratelimited(req, "login-ip", req->client_ip, &app->cfg->rate_login_per_ip))
 		return;
 	uid = login_user_of(req, body);
-	if (!uid || login_ratelimited(req, uid))
+	if (!uid || login_ratelimited(req, "login-account", uid,
+	                              &app->cfg->rate_login_per_account))
 		goto out;
 	ar = account_verify_password(app->store, app->cfg, uid, password);
 	if (ar == ACCOUNT_LOCKED) {
