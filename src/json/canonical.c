@@ -49,6 +49,12 @@ static int cjson_text_depth_exceeds(const char *text, size_t len, int limit)
 
 static enum cjson_status cjson_status_from_jansson(const json_error_t *err)
 {
+	/* jansson 2.14 reports most failed allocations inside the parser by
+	 * returning NULL without setting any error: the text stays empty and
+	 * the code byte keeps whatever was there (we zero it). Every genuine
+	 * parse error sets a message. */
+	if (err->text[0] == '\0')
+		return CJSON_OOM;
 	switch (json_error_code(err)) {
 	case json_error_out_of_memory:
 		return CJSON_OOM;
@@ -86,10 +92,13 @@ json_t *cjson_parse(const char *text, size_t len, int max_depth, enum cjson_stat
 			snprintf(errbuf, errbuf_len, "nesting deeper than %d", max_depth);
 		goto out;
 	}
+	memset(&err, 0, sizeof err);
 	value = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
 	if (value == NULL) {
 		st = cjson_status_from_jansson(&err);
-		if (errbuf && errbuf_len)
+		if (errbuf && errbuf_len && st == CJSON_OOM)
+			snprintf(errbuf, errbuf_len, "out of memory");
+		else if (errbuf && errbuf_len)
 			snprintf(errbuf, errbuf_len, "%s (at byte %d)", err.text, err.position);
 	}
 out:

@@ -42,7 +42,10 @@ enum cjson_status { CJSON_OK = 0, CJSON_NOT_JSON, CJSON_BAD_JSON, CJSON_TOO_DEEP
  * 64 bits, a real beyond double range) give CJSON_BAD_JSON: the text is JSON,
  * the value is not acceptable (M_BAD_JSON rather than M_NOT_JSON). Reals are
  * kept as reals: cjson_check then refuses them, as Synapse refuses floats in
- * events. status may be NULL. */
+ * events. status may be NULL.
+ * Known limit: jansson 2.14 reports a few allocation failures inside the
+ * parser as syntax errors, so under memory pressure valid text may rarely
+ * come back CJSON_NOT_JSON instead of CJSON_OOM. */
 json_t *cjson_parse(const char *text, size_t len, int max_depth, enum cjson_status *status,
                     char *errbuf, size_t errbuf_len);
 

@@ -569,6 +569,52 @@ static void test_parse_top_level_and_errbuf(void **state)
 	assert_string_equal(cjson_status_str(CJSON_TOO_DEEP), "JSON nested too deeply");
 	assert_string_equal(cjson_status_str(CJSON_OK), "ok");
 }
+/* ---- allocation failure ------------------------------------------------------ */
+
+/* jansson allocator that fails once the countdown reaches zero. */
+static int oom_countdown = -1;
+
+static void *oom_malloc(size_t n)
+{
+	if (oom_countdown == 0)
+		return NULL;
+	if (oom_countdown > 0)
+		oom_countdown--;
+	return malloc(n);
+}
+
+static void test_parse_oom(void **state)
+{
+	static const char text[] = "{\"a\":[1,2,{\"b\":\"xyz\"}],\"c\":\"long string here\",\"d\":{}}";
+	int n, ooms = 0, done = 0;
+	(void)state;
+
+	json_set_alloc_funcs(oom_malloc, free);
+	for (n = 0; n < 1000 && !done; n++) {
+		enum cjson_status st = CJSON_OK;
+		char err[64] = "";
+		json_t *v;
+		oom_countdown = n;
+		v = cjson_parse(text, sizeof text - 1, 8, &st, err, sizeof err);
+		oom_countdown = -1;
+		if (v) {
+			assert_int_equal(st, CJSON_OK);
+			json_decref(v);
+			done = 1;
+		} else if (st == CJSON_OOM) {
+			assert_string_equal(err, "out of memory");
+			ooms++;
+		} else {
+			/* jansson 2.14 misreports some failures as syntax errors
+			 * (documented in canonical.h); never anything else. */
+			assert_int_equal(st, CJSON_NOT_JSON);
+		}
+	}
+	json_set_alloc_funcs(malloc, free);
+	assert_true(done);
+	assert_true(ooms > n / 2); /* most failures are reported as such */
+}
+
 /* ---- cross-check against python3-canonicaljson ------------------------------ */
 
 #define CROSS_CASES 3000
@@ -840,6 +886,7 @@ int main(void)
 		cmocka_unit_test(test_parse_depth),
 		cmocka_unit_test(test_parse_numbers),
 		cmocka_unit_test(test_parse_top_level_and_errbuf),
+		cmocka_unit_test(test_parse_oom),
 		cmocka_unit_test(test_crosscheck_python),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -327,6 +327,77 @@ static void test_sign_keeps_existing_and_refuses_bad_shapes(void **state)
 	signing_key_wipe(&key2);
 }
 
+/* ---- allocation failure ---------------------------------------------------------- */
+
+/* jansson allocator that fails once the countdown reaches zero. */
+static int oom_countdown = -1;
+
+static void *oom_malloc(size_t n)
+{
+	if (oom_countdown == 0)
+		return NULL;
+	if (oom_countdown > 0)
+		oom_countdown--;
+	return malloc(n);
+}
+
+/* Run op on a fresh copy of text with the n-th jansson allocation failing,
+ * for growing n, until it succeeds; each failure must leave the object
+ * exactly as it was (sign.h: "only on success"). */
+static void expect_atomic_under_oom(const char *text, int (*op)(json_t *, const void *),
+                                    const void *arg)
+{
+	int n, rc = -1;
+
+	for (n = 0; n < 1000 && rc != 0; n++) {
+		json_t *obj = parse(text);
+		char *before = cjson_encode(obj, NULL), *after;
+		json_set_alloc_funcs(oom_malloc, free);
+		oom_countdown = n;
+		rc = op(obj, arg);
+		oom_countdown = -1;
+		json_set_alloc_funcs(malloc, free);
+		after = cjson_encode(obj, NULL);
+		assert_non_null(before);
+		assert_non_null(after);
+		if (rc != 0)
+			assert_string_equal(before, after);
+		else
+			assert_string_not_equal(before, after);
+		free(before);
+		free(after);
+		json_decref(obj);
+	}
+	assert_int_equal(rc, 0);
+	assert_true(n > 1); /* at least one injected failure was hit */
+}
+
+static int op_sign(json_t *obj, const void *key)
+{
+	return json_sign(obj, "domain", key);
+}
+
+static int op_hash(json_t *obj, const void *unused)
+{
+	(void)unused;
+	return event_content_hash_set(obj);
+}
+
+static void test_oom_leaves_object_unchanged(void **state)
+{
+	struct signing_key key;
+	(void)state;
+
+	spec_key(&key);
+	expect_atomic_under_oom("{\"a\":{\"b\":[1,2]},\"unsigned\":{}}", op_sign, &key);
+	expect_atomic_under_oom("{\"a\":1,\"signatures\":{}}", op_sign, &key);
+	expect_atomic_under_oom("{\"a\":1,\"signatures\":{\"domain\":{\"ed25519:0\":\"x\"}}}",
+	                        op_sign, &key);
+	expect_atomic_under_oom("{\"type\":\"X\",\"content\":{\"k\":\"v\"}}", op_hash, NULL);
+	expect_atomic_under_oom("{\"type\":\"X\",\"hashes\":{\"other\":\"y\"}}", op_hash, NULL);
+	signing_key_wipe(&key);
+}
+
 /* ---- event hashes ------------------------------------------------------------- */
 
 static void test_content_hash(void **state)
@@ -635,6 +706,7 @@ int main(void)
 		cmocka_unit_test(test_verify_padded_signature_accepted),
 		cmocka_unit_test(test_non_canonical_refused),
 		cmocka_unit_test(test_sign_keeps_existing_and_refuses_bad_shapes),
+		cmocka_unit_test(test_oom_leaves_object_unchanged),
 		cmocka_unit_test(test_content_hash),
 		cmocka_unit_test(test_reference_hash),
 		cmocka_unit_test(test_key_generate_versions),
