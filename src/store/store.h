@@ -58,17 +58,21 @@ enum store_result {
  * STORE_ERROR and writes a one-line reason into err. */
 enum store_result store_open(struct store **out, const char *backend,
                              const char *location, char *err, size_t err_len);
-/* Wait for queued writes, stop the writer, close every connection. */
+/* Wait for queued writes, stop the writer, close every connection.
+ * Call it once no other thread is inside a store call (or exiting after
+ * having used the store): their read connections are closed here. */
 void store_close(struct store *st);
 /* Schema version after migrations (for diagnostics and tests). */
 int store_schema_version(struct store *st);
 
-/* Write counters since store_open (diagnostics, tests): how many write calls
- * reached the writer and how many transactions they were grouped into. */
+/* Counters since store_open (diagnostics, tests): how many write calls
+ * reached the writer and how many transactions they were grouped into, and
+ * how many per-thread read connections are open right now. */
 struct store_stats {
 	uint64_t write_jobs;
 	uint64_t write_batches;
 	uint64_t largest_batch;
+	uint64_t readers_open;
 };
 void store_stats_get(struct store *st, struct store_stats *out);
 

@@ -1034,6 +1034,7 @@ static void test_readers_threads(void **state)
 	struct reader_arg args[READERS];
 	pthread_t th[READERS], w;
 	struct writer_arg wa = { f->st, 7, 0 };
+	struct store_stats stats;
 
 	for (unsigned int i = 0; i < 50; i++) {
 		struct store_session_new s;
@@ -1056,8 +1057,13 @@ static void test_readers_threads(void **state)
 	}
 	assert_int_equal(pthread_join(w, NULL), 0);
 	assert_int_equal(wa.failures, 0);
+	/* the exited threads' key destructors closed their readers */
+	store_stats_get(f->st, &stats);
+	assert_int_equal(stats.readers_open, 0);
 	/* a thread still alive with its reader open: store_close closes it */
 	assert_int_equal(store_user_exists(f->st, "@r000:x"), STORE_OK);
+	store_stats_get(f->st, &stats);
+	assert_int_equal(stats.readers_open, 1);
 }
 
 int main(void)

@@ -93,8 +93,13 @@ static void sqlite_store_free(struct sqlite_store *s)
 		free(r);
 	}
 	pthread_mutex_unlock(&s->readers_lock);
-	if (s->reader_key_created)
+	if (s->reader_key_created) {
+		/* The closing thread's slot would otherwise keep a dangling
+		 * pointer, visible if a later store reuses the key number
+		 * (glibc also hides other threads' stale values by sequence). */
+		pthread_setspecific(s->reader_key, NULL);
 		pthread_key_delete(s->reader_key);
+	}
 	sqlite_conn_close(&s->writer_conn);
 	pthread_mutex_destroy(&s->readers_lock);
 	pthread_cond_destroy(&s->done_cv);
@@ -159,9 +164,17 @@ static void sqlite_backend_stats(void *handle, struct store_stats *out)
 {
 	struct sqlite_store *s = handle;
 
+	struct sqlite_reader *r;
+	uint64_t n = 0;
+
 	pthread_mutex_lock(&s->lock);
 	*out = s->stats;
 	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&s->readers_lock);
+	for (r = s->readers; r != NULL; r = r->next)
+		n++;
+	pthread_mutex_unlock(&s->readers_lock);
+	out->readers_open = n;
 }
 
 const struct store_backend store_backend_sqlite = {
