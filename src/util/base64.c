@@ -75,7 +75,7 @@ static int b64_decode_with(const char *in, size_t len, unsigned char **out, size
                            int url)
 {
 	size_t data_len = len, pad = 0, n, i, o = 0;
-	unsigned char *buf;
+	unsigned char *buf = NULL;
 	uint32_t acc = 0;
 	int bits = 0;
 
@@ -99,10 +99,8 @@ static int b64_decode_with(const char *in, size_t len, unsigned char **out, size
 		return -1;
 	for (i = 0; i < data_len; i++) {
 		int v = b64_char_value(in[i], url);
-		if (v < 0) {
-			free(buf);
-			return -1;
-		}
+		if (v < 0)
+			goto err;
 		acc = (acc << 6 | (uint32_t)v) & 0xffffff;
 		bits += 6;
 		if (bits >= 8) {
@@ -113,6 +111,9 @@ static int b64_decode_with(const char *in, size_t len, unsigned char **out, size
 	*out = buf;
 	*out_len = o;
 	return 0;
+err:
+	free(buf);
+	return -1;
 }
 
 int b64_decode(const char *in, size_t len, unsigned char **out, size_t *out_len)

@@ -768,6 +768,92 @@ static int cross_run_python(const char *script, const char *in_path, const char 
 	return WEXITSTATUS(status);
 }
 
+/* Mutate text in place-ish: flip, delete or insert a byte, or truncate. */
+static size_t mutate(char *buf, size_t len, size_t cap)
+{
+	static const char interesting[] = "[]{}\":,\\0-e.ntfu \xff\xc3\x80\xed";
+	size_t pos = len ? cross_next() % len : 0;
+
+	switch (cross_next() % 4) {
+	case 0:
+		if (len)
+			buf[pos] = (char)(cross_next() & 0xff);
+		return len;
+	case 1:
+		if (len) {
+			memmove(buf + pos, buf + pos + 1, len - pos - 1);
+			len--;
+		}
+		return len;
+	case 2:
+		if (len + 1 < cap) {
+			memmove(buf + pos + 1, buf + pos, len - pos);
+			buf[pos] = interesting[cross_next() % (sizeof interesting - 1)];
+			len++;
+		}
+		return len;
+	default:
+		return pos;
+	}
+}
+
+static void test_parse_mutations(void **state)
+{
+	int i, ok = 0, refused = 0;
+	(void)state;
+
+	cross_rng = 0x2545f4914f6cdd1dULL;
+	for (i = 0; i < 4000; i++) {
+		json_t *v = cross_value(0, 0);
+		char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT), buf[65536];
+		size_t len = strlen(text), k, rounds = 1 + cross_next() % 3;
+		enum cjson_status st = CJSON_OOM;
+		json_t *back;
+
+		json_decref(v);
+		if (len >= sizeof buf) {
+			free(text);
+			continue;
+		}
+		memcpy(buf, text, len);
+		free(text);
+		for (k = 0; k < rounds; k++)
+			len = mutate(buf, len, sizeof buf);
+		back = cjson_parse(buf, len, 4, &st, NULL, 0);
+		if (back == NULL) {
+			/* Never "ok" without a value, never OOM here. */
+			assert_true(st == CJSON_NOT_JSON || st == CJSON_BAD_JSON || st == CJSON_TOO_DEEP);
+			refused++;
+			continue;
+		}
+		assert_int_equal(st, CJSON_OK);
+		ok++;
+		if (cjson_check(back) == 0) {
+			/* Canonical output is a fixed point: parse(encode(x))
+			 * encodes to the same bytes. */
+			size_t l1 = 0, l2 = 0;
+			char *e1 = cjson_encode(back, &l1), *e2;
+			json_t *again;
+			assert_non_null(e1);
+			again = cjson_parse(e1, l1, 4, NULL, NULL, 0);
+			assert_non_null(again);
+			e2 = cjson_encode(again, &l2);
+			assert_non_null(e2);
+			assert_int_equal(l1, l2);
+			assert_memory_equal(e1, e2, l1);
+			free(e1);
+			free(e2);
+			json_decref(again);
+		} else {
+			assert_null(cjson_encode(back, NULL));
+		}
+		json_decref(back);
+	}
+	/* Both outcomes were exercised. */
+	assert_true(ok > 100);
+	assert_true(refused > 100);
+}
+
 /* Our encoding of value i, checked also through our parser: a pretty,
  * insertion-ordered rendition must parse back to the same canonical bytes
  * (or be refused as NOT_JSON when it holds U+0000). */
@@ -811,6 +897,7 @@ static void test_crosscheck_python(void **state)
 	(void)state;
 
 	assert_non_null(ours);
+	cross_rng = 0x9e3779b97f4a7c15ULL;
 	if (access("/usr/bin/python3", X_OK) != 0) {
 		print_message("SKIPPED cross-check: /usr/bin/python3 not found\n");
 		free(ours);
@@ -887,6 +974,7 @@ int main(void)
 		cmocka_unit_test(test_parse_numbers),
 		cmocka_unit_test(test_parse_top_level_and_errbuf),
 		cmocka_unit_test(test_parse_oom),
+		cmocka_unit_test(test_parse_mutations),
 		cmocka_unit_test(test_crosscheck_python),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
