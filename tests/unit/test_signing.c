@@ -229,6 +229,26 @@ static void test_verify_wrong_key_and_missing(void **state)
 	assert_int_equal(json_verify(obj, "domain", "ed25519:1", key.pk), -1);
 	json_object_set_new(ent, "ed25519:1", json_string("AAAA"));
 	assert_int_equal(json_verify(obj, "domain", "ed25519:1", key.pk), -1);
+	json_decref(obj);
+	/* A valid signature with one byte appended is not a signature: the
+	 * length is checked, not just the first 64 bytes. */
+	obj = signed_sample(&key);
+	ent = json_object_get(json_object_get(obj, "signatures"), "domain");
+	{
+		unsigned char *raw = NULL, longer[65];
+		size_t raw_len = 0;
+		const char *sig = json_string_value(json_object_get(ent, "ed25519:1"));
+		char *b64;
+		assert_int_equal(b64_decode(sig, strlen(sig), &raw, &raw_len), 0);
+		assert_int_equal(raw_len, 64);
+		memcpy(longer, raw, 64);
+		longer[64] = 0;
+		b64 = b64_encode(longer, sizeof longer);
+		json_object_set_new(ent, "ed25519:1", json_string(b64));
+		assert_int_equal(json_verify(obj, "domain", "ed25519:1", key.pk), -1);
+		free(b64);
+		free(raw);
+	}
 	json_object_set_new(obj, "signatures", json_string("x"));
 	assert_int_equal(json_verify(obj, "domain", "ed25519:1", key.pk), -1);
 	json_object_del(obj, "signatures");
