@@ -24,6 +24,12 @@ static const char *content_str(const json_t *ev, const char *key)
     return json_string_value(json_object_get(json_object_get(ev, "content"), key));
 }
 
+/* id_user_valid() wants a string; a missing one is not a user ID. */
+static bool user_id_ok(const char *s)
+{
+    return s != NULL && id_user_valid(s);
+}
+
 static bool str_eq(const char *a, const char *b)
 {
     return a != NULL && b != NULL && strcmp(a, b) == 0;
@@ -184,7 +190,7 @@ static int check_create(const struct room_version *rv, const json_t *ev,
         if (extra != NULL && !json_is_array(extra))
             return REFUSE("additional_creators is not an array");
         json_array_foreach(extra, i, v) {
-            if (!id_user_valid(json_string_value(v)))
+            if (!user_id_ok(json_string_value(v)))
                 return REFUSE("additional_creators holds an invalid user ID");
         }
     }
@@ -445,7 +451,7 @@ static int check_member(const struct room_version *rv, const json_t *ev,
         /* 4.2.1: signed by the authorising user's server. The signature's
          * validity is checked by the caller; here that it is present. */
         via = json_string_value(via_v);
-        if (via == NULL || !id_user_valid(via))
+        if (!user_id_ok(via))
             return REFUSE("join_authorised_via_users_server is not a user ID");
         dom = auth_id_domain(via);
         if (json_object_size(json_object_get(json_object_get(ev, "signatures"),
@@ -470,7 +476,7 @@ int auth_check_event(const struct room_version *rv, const json_t *event,
         why[0] = '\0';
     if (rv == NULL || !json_is_object(event))
         return REFUSE("no event or room version");
-    if (type == NULL || !id_user_valid(sender))
+    if (type == NULL || !user_id_ok(sender))
         return REFUSE("event lacks a type or a valid sender");
     if (json_object_get(event, "state_key") != NULL && sk == NULL)
         return REFUSE("state_key is not a string");
