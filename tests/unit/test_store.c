@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1066,6 +1067,141 @@ static void test_readers_threads(void **state)
 	assert_int_equal(stats.readers_open, 1);
 }
 
+/* ---- out of memory (SQLite style) -------------------------------------- */
+
+/* SQLite's allocator, wrapped so that every allocation after the first
+ * oom_budget ones fails (the writer thread allocates too: atomics). */
+static sqlite3_mem_methods oom_orig;
+static _Atomic long oom_budget = -1;    /* -1: never fail */
+static _Atomic long oom_failed;
+
+static void *oom_malloc(int n)
+{
+	if (oom_budget >= 0 && atomic_fetch_sub(&oom_budget, 1) <= 0) {
+		oom_failed++;
+		return NULL;
+	}
+	return oom_orig.xMalloc(n);
+}
+
+static void *oom_realloc(void *p, int n)
+{
+	if (oom_budget >= 0 && atomic_fetch_sub(&oom_budget, 1) <= 0) {
+		oom_failed++;
+		return NULL;
+	}
+	return oom_orig.xRealloc(p, n);
+}
+
+static void oom_install(bool on)
+{
+	sqlite3_mem_methods m;
+
+	/* the allocator can only change while SQLite is shut down, which
+	 * needs every connection closed: this test runs with none open */
+	assert_int_equal(sqlite3_shutdown(), SQLITE_OK);
+	if (on) {
+		assert_int_equal(sqlite3_config(SQLITE_CONFIG_GETMALLOC, &oom_orig), SQLITE_OK);
+		m = oom_orig;
+		m.xMalloc = oom_malloc;
+		m.xRealloc = oom_realloc;
+		assert_int_equal(sqlite3_config(SQLITE_CONFIG_MALLOC, &m), SQLITE_OK);
+	} else {
+		assert_int_equal(sqlite3_config(SQLITE_CONFIG_MALLOC, &oom_orig), SQLITE_OK);
+	}
+	assert_int_equal(sqlite3_initialize(), SQLITE_OK);
+}
+
+/* One round of work with the allocator failing after `budget` calls.
+ * Returns a bit per write that was acknowledged. */
+static unsigned int oom_round(const char *path, long budget)
+{
+	struct store *st = NULL;
+	struct store_session_new s = session_new("@oom:x", "OD", 1, 2);
+	struct store_user u;
+	struct store_token_info t;
+	unsigned char h[STORE_TOKEN_HASH_LEN];
+	char err[256], *uid = NULL, *did = NULL;
+	unsigned int acked = 0;
+	enum store_result r;
+
+	oom_budget = budget;
+	if (store_open(&st, "sqlite", path, err, sizeof(err)) != STORE_OK)
+		goto out;
+	r = store_user_create(st, "@oom:x", "h", "O", false, 1);
+	assert_true(r == STORE_OK || r == STORE_ERROR);
+	acked |= r == STORE_OK ? 1u : 0u;
+	r = store_session_create(st, &s);
+	assert_true(r == STORE_OK || r == STORE_ERROR || r == STORE_NOT_FOUND);
+	acked |= r == STORE_OK ? 2u : 0u;
+	r = store_user_get(st, "@oom:x", &u);
+	assert_true(r == STORE_OK || r == STORE_ERROR || r == STORE_NOT_FOUND);
+	store_user_clear(&u);
+	hash_fill(h, 1);
+	r = store_access_token_lookup(st, h, &t);
+	store_token_info_clear(&t);
+	hash_fill(h, 2);
+	s = session_new(NULL, NULL, 3, 4);
+	r = store_refresh_rotate(st, h, &s, &uid, &did);
+	acked |= r == STORE_OK ? 4u : 0u;
+	free(uid);
+	free(did);
+	store_close(st);
+out:
+	oom_budget = -1;
+	return acked;
+}
+
+static void test_out_of_memory(void **state)
+{
+	char dir[64], path[128], p[160];
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	struct store *st = NULL;
+	struct store_device d;
+	char err[256];
+	long budget;
+	unsigned int acked = 0;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/chappe-store-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/oom.db", dir);
+	oom_install(true);
+	for (budget = 0; budget < 5000; budget += budget < 400 ? 1 : 7) {
+		for (size_t i = 0; i < 3; i++) {
+			snprintf(p, sizeof(p), "%s%s", path, suffixes[i]);
+			unlink(p);
+		}
+		oom_failed = 0;
+		acked = oom_round(path, budget);
+
+		/* with memory back: the database opens (a half-applied migration
+		 * would not), and what was acknowledged is there, whole */
+		assert_int_equal(store_open(&st, "sqlite", path, err, sizeof(err)), STORE_OK);
+		if (acked & 1u)
+			assert_int_equal(store_user_exists(st, "@oom:x"), STORE_OK);
+		if (acked & 2u) {
+			assert_int_equal(store_device_get(st, "@oom:x", "OD", &d), STORE_OK);
+			store_device_clear(&d);
+		}
+		if (acked & 4u)
+			assert_int_equal(lookup(st, 3), STORE_OK);
+		else if (acked & 2u)
+			assert_int_equal(lookup(st, 1), STORE_OK);
+		store_close(st);
+		if (oom_failed == 0)
+			break;    /* the round needed no more than budget */
+	}
+	oom_install(false);
+	assert_true(budget < 5000);
+	assert_int_equal(acked, 7u);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s%s", path, suffixes[i]);
+		unlink(p);
+	}
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1088,6 +1224,7 @@ int main(void)
 		T(test_group_commit_begin_fails),
 		T(test_readers_threads),
 #undef T
+		cmocka_unit_test(test_out_of_memory),
 	};
 
 	/* refused calls and planted bad rows log by design; keep output short */

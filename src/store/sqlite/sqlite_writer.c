@@ -32,6 +32,10 @@ static enum store_result sqlite_writer_run_job(struct sqlite_conn *w, struct sql
 			r = STORE_ERROR;
 		return r;
 	}
+	/* The database already rolled the whole transaction back (out of
+	 * memory, I/O error): there is no savepoint left; the batch fails. */
+	if (sqlite3_get_autocommit(w->db))
+		return r;
 	/* ROLLBACK TO keeps the savepoint open; RELEASE then drops it. */
 	if (sqlite_exec_stmt(w, SQ_ROLLBACK_TO) != STORE_OK ||
 	    sqlite_exec_stmt(w, SQ_RELEASE) != STORE_OK)
