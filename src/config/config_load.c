@@ -268,7 +268,7 @@ static int file_read(const char *path, uint8_t **out, size_t *out_len, mode_t *m
 	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
 
 	if (fd < 0)
-		return config_err(err, err_len, "cannot open %s: %s", path, strerror(errno));
+		return config_err(err, err_len, "cannot open %s: %m", path);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		config_err(err, err_len, "%s: not a regular file", path);
 		goto out;
@@ -284,7 +284,7 @@ static int file_read(const char *path, uint8_t **out, size_t *out_len, mode_t *m
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			config_err(err, err_len, "cannot read %s: %s", path, strerror(errno));
+			config_err(err, err_len, "cannot read %s: %m", path);
 			goto out;
 		}
 		if (n == 0)
@@ -395,7 +395,7 @@ static int path_replace(const char *key, char **dst, const char *base, const cha
 		return config_err(err, err_len, "%s: must not be empty", key);
 	abs = config_path_resolve(base, p);
 	if (!abs)
-		return config_err(err, err_len, "%s: cannot resolve path: %s", key, strerror(errno));
+		return config_err(err, err_len, "%s: cannot resolve path: %m", key);
 	free(*dst);
 	*dst = abs;
 	return 0;
@@ -515,7 +515,7 @@ static int load_apply(struct config *cfg, const struct raw_config *raw, const ch
 		return config_err(err, err_len, "data_dir: must not be empty");
 	data_dir = config_path_resolve(file_dir_abs, raw->data_dir ? raw->data_dir : ".");
 	if (!data_dir)
-		return config_err(err, err_len, "data_dir: cannot resolve path: %s", strerror(errno));
+		return config_err(err, err_len, "data_dir: cannot resolve path: %m");
 	if (config_defaults(cfg, raw->server_name, data_dir) < 0) {
 		config_err(err, err_len, "out of memory");
 		goto out;
@@ -557,7 +557,7 @@ int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
 		return -1;
 	dir = file_dir(path);
 	if (!dir) {
-		config_err(err, err_len, "cannot resolve the directory of %s: %s", path, strerror(errno));
+		config_err(err, err_len, "cannot resolve the directory of %s: %m", path);
 		goto out;
 	}
 	e = cyaml_load_data(buf, len, &cy, &top_schema, (cyaml_data_t **)&raw, NULL);

@@ -549,6 +549,7 @@ static void test_missing_and_odd_files(void **state)
 	path_in_tmp(path, sizeof(path), "absent.yaml");
 	assert_int_equal(config_load(&c, path, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "cannot open"));
+	assert_non_null(strstr(err, "No such file or directory"));
 	assert_true(config_is_zero(&c));
 
 	/* a directory is not a config file */
@@ -770,6 +771,74 @@ static void test_written_file_is_documented(void **state)
 	config_free(&c);
 }
 
+/* ---- hostile input ----------------------------------------------------- */
+
+static uint32_t lcg_next(uint32_t *seed)
+{
+	*seed = *seed * 1664525u + 1013904223u;
+	return *seed >> 8;
+}
+
+/* Mutate the example file a few thousand times (fixed seed, so a failure
+ * reproduces): every outcome must be a clean refusal with a one-line
+ * message, or a config that validates and survives write + load unchanged. */
+static void test_mutations_never_crash(void **state)
+{
+	static const char alphabet[] = ":{}[],-&*!|>'\"#%@`\n \t\\0123456789.exz";
+	char src[PATH_MAX], path[PATH_MAX], out[PATH_MAX], err[256];
+	char *base = NULL, *text;
+	uint32_t seed = 20261126;
+	size_t len, loaded = 0, refused = 0;
+
+	source_path(src, sizeof(src), "tests/unit/data/config/example.yaml");
+	base = file_get(src);
+	len = strlen(base);
+	text = malloc(len + 64);
+	assert_non_null(text);
+	path_in_tmp(path, sizeof(path), "homeserver.yaml");
+	path_in_tmp(out, sizeof(out), "rewritten.yaml");
+	for (int iter = 0; iter < 3000; iter++) {
+		struct config c, back;
+		size_t n = len;
+		FILE *f;
+
+		memcpy(text, base, len);
+		for (int k = 1 + (int)(lcg_next(&seed) % 3); k > 0 && n > 0; k--) {
+			size_t at = lcg_next(&seed) % n;
+			uint32_t how = lcg_next(&seed) % 8;
+			if (how == 0)
+				n = at;                         /* truncate */
+			else if (how == 1)
+				text[at] = (char)(lcg_next(&seed) & 0xff);
+			else
+				text[at] = alphabet[lcg_next(&seed) % (sizeof(alphabet) - 1)];
+		}
+		f = fopen(path, "w");
+		assert_non_null(f);
+		assert_int_equal(fwrite(text, 1, n, f), n);
+		fclose(f);
+		memset(err, 0, sizeof(err));
+		if (config_load(&c, path, err, sizeof(err)) < 0) {
+			assert_true(err[0] != '\0');
+			assert_null(strchr(err, '\n'));
+			assert_true(config_is_zero(&c));
+			refused++;
+			continue;
+		}
+		loaded++;
+		assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+		assert_int_equal(config_write(&c, out), 0);
+		assert_int_equal(config_load(&back, out, err, sizeof(err)), 0);
+		assert_config_equal(&c, &back);
+		config_free(&back);
+		config_free(&c);
+	}
+	/* both outcomes were exercised, or the test proves little */
+	assert_true(loaded > 100 && refused > 100);
+	free(text);
+	free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -789,6 +858,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_replaces_atomically, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_write_refusals, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_written_file_is_documented, tmp_setup, tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_mutations_never_crash, tmp_setup, tmp_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
