@@ -99,6 +99,8 @@ enum store_result store_user_create(struct store *st, const char *user_id,
 enum store_result store_user_get(struct store *st, const char *user_id, struct store_user *out);
 /* STORE_OK if the ID exists (in any state), STORE_NOT_FOUND otherwise. */
 enum store_result store_user_exists(struct store *st, const char *user_id);
+/* password_hash NULL clears it. STORE_NOT_FOUND for an unknown or a
+ * deactivated account (a deactivated account never gets a password back). */
 enum store_result store_user_set_password_hash(struct store *st, const char *user_id,
                                                const char *password_hash);
 enum store_result store_user_set_admin(struct store *st, const char *user_id, bool admin);
@@ -165,7 +167,9 @@ struct store_session_new {
 /* Create the device if it does not exist (an existing device of the same
  * user is reused, and its previous tokens are revoked, as the spec says for
  * a login that names an existing device_id), then the access token and
- * optional refresh token, in one transaction. */
+ * optional refresh token, in one transaction.
+ * STORE_NOT_FOUND if the user is unknown or deactivated; STORE_CONFLICT if
+ * a token hash is already in use (nothing is written). */
 enum store_result store_session_create(struct store *st, const struct store_session_new *s);
 
 /* What authenticating a request needs, in one read. */
@@ -189,7 +193,8 @@ enum store_result store_access_token_lookup(struct store *st,
  * refresh token, atomically revoke it and the access token issued with it,
  * and issue the new pair on the same device (s->user_id and s->device_id
  * are ignored and filled from the old token into out_user_id /
- * out_device_id, malloc'd). STORE_NOT_FOUND if unknown, used or expired. */
+ * out_device_id, malloc'd). STORE_NOT_FOUND if unknown, used or expired
+ * (nothing changes); STORE_CONFLICT if a new hash is in use (rolled back). */
 enum store_result store_refresh_rotate(struct store *st,
                                        const unsigned char old_refresh_hash[STORE_TOKEN_HASH_LEN],
                                        const struct store_session_new *s,
