@@ -262,13 +262,44 @@ static int rates_validate(const struct config *cfg, char *err, size_t err_len)
 	return 0;
 }
 
-/* Control characters in a path or secret only ever come from a mistake or
- * an attack, and would corrupt the log lines that print them. */
+/* Decode one UTF-8 sequence strictly (no overlongs, surrogates or values
+ * past U+10FFFF). Returns its length, 0 if invalid. */
+static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
+{
+	size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+	           : s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+	static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+
+	if (len == 0)
+		return 0;
+	*cp = len == 1 ? s[0] : (uint32_t)(s[0] & (0xff >> (len + 1)));
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		*cp = (*cp << 6) | (s[i] & 0x3f);
+	}
+	if (*cp < min[len] || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* Text a path, URL or secret may hold: valid UTF-8 of YAML's printable
+ * characters minus every control character. Anything else only comes from
+ * a mistake or an attack, would corrupt the log lines that print it, and
+ * could not be written back to YAML for config_load to read. */
 static bool text_clean(const char *s)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t cp;
+	size_t n;
+
+	while (*p) {
+		n = utf8_decode(p, &cp);
+		if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
+		    cp == 0xfffe || cp == 0xffff)
 			return false;
+		p += n;
+	}
 	return true;
 }
 
@@ -279,7 +310,7 @@ static int path_validate(const char *key, const char *p, char *err, size_t err_l
 	if (p[0] != '/')
 		return config_err(err, err_len, "%s: must be an absolute path once resolved", key);
 	if (strlen(p) >= CONFIG_STRING_MAX || !text_clean(p))
-		return config_err(err, err_len, "%s: too long or holds control characters", key);
+		return config_err(err, err_len, "%s: too long, or holds control characters or invalid UTF-8", key);
 	return 0;
 }
 
@@ -332,7 +363,7 @@ static int strings_validate(const struct config *cfg, char *err, size_t err_len)
 	    (strlen(cfg->registration_shared_secret) > CONFIG_SECRET_MAX ||
 	     !text_clean(cfg->registration_shared_secret)))
 		return config_err(err, err_len,
-		    "registration_shared_secret: at most %d bytes, no control characters",
+		    "registration_shared_secret: at most %d bytes, no control characters, valid UTF-8",
 		    CONFIG_SECRET_MAX);
 	return 0;
 }

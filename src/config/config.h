@@ -58,16 +58,20 @@ int config_defaults(struct config *cfg, const char *server_name, const char *dat
 
 /* Write cfg to path as YAML with every option documented in comments, mode
  * 0600 (it may hold the shared secret), atomically (temp, fsync, rename).
- * 0 or -1 (errno set). */
+ * 0 or -1 (errno set; EINVAL if cfg fails config_validate, as the file
+ * would not load back). docs/configuration.md describes the same keys. */
 int config_write(const struct config *cfg, const char *path);
 
-/* Load and validate. On failure returns -1 and writes a one-line message
- * naming the bad key into err. */
+/* Load and validate. On failure returns -1, leaves *cfg zeroed and writes
+ * a one-line message naming the bad key into err (err may be NULL). Keeps
+ * no global state: any thread may call it. */
 int config_load(struct config *cfg, const char *path, char *err, size_t err_len);
 
 /* Validate a filled struct (ranges, formats); same error style. */
 int config_validate(const struct config *cfg, char *err, size_t err_len);
 
+/* Release the strings (the shared secret is wiped first) and zero *cfg, so
+ * a second call is harmless. */
 void config_free(struct config *cfg);
 
 #endif

@@ -107,8 +107,9 @@ static void write_accounts(FILE *f, const struct config *cfg)
 	fprintf(f, "registration: \"%s\"\n",
 	        cfg->registration == CONFIG_REGISTRATION_OPEN ? "open" : "closed");
 	fprintf(f, "\n# Secret for the admin registration API (/_synapse/admin/v1/register).\n"
-	        "# Empty (the default) disables that API. At most %d bytes; keep this\n"
-	        "# file mode 0600 while it is set.\n", CONFIG_SECRET_MAX);
+	        "# Empty (the default) disables that API: no secret exists to leak until\n"
+	        "# an admin chooses one. At most %d bytes; keep this file mode 0600\n"
+	        "# while it is set.\n", CONFIG_SECRET_MAX);
 	emit_str(f, "", "registration_shared_secret", cfg->registration_shared_secret);
 	fprintf(f, "\n# Shortest password accepted, in bytes, %d to %d. Default %d (NIST SP\n"
 	        "# 800-63B's minimum for user-chosen passwords).\n",
@@ -151,7 +152,7 @@ static void write_limits(FILE *f, const struct config *cfg)
 	fputs("limits:\n", f);
 	fprintf(f, "  max_json_body_bytes: %" PRIu64 "\n", cfg->max_json_body_bytes);
 	fprintf(f, "  max_json_depth: %" PRIu32 "\n", cfg->max_json_depth);
-	fprintf(f, "\n# Token buckets: per_second is the refill rate (above 0, at most %g),\n"
+	fprintf(f, "\n# Token buckets: per_second is the refill rate (above 0, at most %.0f),\n"
 	        "# burst the bucket size (%d to %d). login_*: login attempts per\n"
 	        "# account and per IP, default 0.17/s burst 3 (about 10 a\n"
 	        "# minute: a person retyping is never blocked, password guessing is).\n"

@@ -200,7 +200,7 @@ static void test_custom_roundtrip(void **state)
 	a.listen_addr = strdup("::");
 	a.listen_port = 65535;
 	free(a.registration_shared_secret);
-	a.registration_shared_secret = strdup("q\"uote\\back 'single' #hash: colon \xc3\xa9");
+	a.registration_shared_secret = strdup("q\"uote\\back 'single' #hash: colon \xc3\xa9 \xf0\x9f\x94\x91");
 	free(a.log_level);
 	a.log_level = strdup("warning");
 	a.registration = CONFIG_REGISTRATION_OPEN;
@@ -458,8 +458,12 @@ static const struct bad_case bad_cases[] = {
 	{ "public_baseurl: \"https://exa mple.org/\"\n", "public_baseurl: too long or holds" },
 	{ "data_dir: \"\"\n", "data_dir: must not be empty" },
 	{ "database: {path: \"\"}\n", "database.path: must not be empty" },
-	{ "signing_key_path: \"a\\nb\"\n", "signing_key_path: too long or holds control characters" },
+	{ "signing_key_path: \"a\\nb\"\n", "signing_key_path: too long, or holds control characters" },
 	{ "registration_shared_secret: \"a\\x01b\"\n", "registration_shared_secret: at most 1024 bytes" },
+	/* YAML escapes can name code points a config has no use for */
+	{ "registration_shared_secret: \"a\\x85b\"\n", "registration_shared_secret: at most 1024 bytes" },
+	{ "data_dir: \"/srv/\\uFFFE\"\n", "data_dir: too long, or holds control characters" },
+	{ "public_baseurl: \"https://a.org/\\x9b\"\n", "public_baseurl: too long or holds" },
 	/* YAML-level refusals */
 	{ "http_threads: 4\nhttp_threads: 5\n", "http_threads: key given twice" },
 	{ "limits:\n  max_json_depth: 8\n  max_json_depth: 9\n", "limits.max_json_depth: key given twice" },
@@ -600,6 +604,19 @@ static void test_validate_struct(void **state)
 	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "registration: must be open or closed"));
 	c.registration = CONFIG_REGISTRATION_OPEN;
+
+	/* Invalid UTF-8 could never be written back as YAML: refused. */
+	const char *bad_text[] = { "/srv/\xc3\x28", "/srv/\xc0\xaf", "/srv/\xed\xa0\x80",
+	                           "/srv/\xf4\x90\x80\x80", "/srv/\xe2\x82", "/srv/\xff" };
+	saved = c.data_dir;
+	for (size_t i = 0; i < sizeof(bad_text) / sizeof(bad_text[0]); i++) {
+		c.data_dir = (char *)bad_text[i];
+		assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "data_dir: too long, or holds control characters or invalid UTF-8"));
+	}
+	c.data_dir = "/srv/caf\xc3\xa9/\xf0\x9f\x94\x91";   /* é and a 4-byte emoji are fine */
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	c.data_dir = saved;
 
 	saved = c.server_name;
 	c.server_name = NULL;
