@@ -53,9 +53,12 @@ struct raw_config {
 };
 
 /* Every scalar is an optional string; every section an optional mapping
- * that may be left empty ("rate_limits:" with all children commented out). */
+ * that may be left empty ("rate_limits:" with all children commented out).
+ * An empty or null scalar ("key:", "key: ~", "key: null") reads as absent,
+ * so it takes its default: without this, "registration_shared_secret: null"
+ * would set the guessable secret "null". */
 #define SCALAR(key, type, member, max) \
-	CYAML_FIELD_STRING_PTR(key, CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, type, member, 0, max)
+	CYAML_FIELD_STRING_PTR(key, CYAML_FLAG_POINTER_NULL_STR | CYAML_FLAG_OPTIONAL, type, member, 0, max)
 #define SECTION(key, type, member, fields) \
 	CYAML_FIELD_MAPPING_PTR(key, CYAML_FLAG_POINTER_NULL | CYAML_FLAG_OPTIONAL, type, member, fields)
 
