@@ -84,7 +84,8 @@ static int sr_split(struct sr_run *r, const struct state_map *const *states,
                 continue;
             if ((first = sr_from_json(&r->c, ev)) == NULL)
                 return -1;
-            same = true;
+            /* Unseen before state i means absent from states 0..i-1. */
+            same = i == 0;
             for (size_t j = i + 1; j < n && same; j++) {
                 other = state_map_get(states[j], type, sk);
                 e = other ? sr_from_json(&r->c, other) : NULL;

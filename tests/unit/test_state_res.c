@@ -1,0 +1,576 @@
+/*
+ * test_state_res: state resolution v2 (spec rooms/fragments/v2-state-res.md,
+ * room versions 10 and 11) and its v12 revision (rooms/v12.md "State
+ * resolution"). Each scenario builds a small auth DAG, splits it into forks
+ * and states the expected result with the reasoning from the algorithm.
+ *
+ * Test JSON is written with ' for " and the token ALICE, in power levels
+ * users, for "'@alice:a.org':100," in v10/v11: in v12 the creator has
+ * infinite power and may not be listed (v12 auth rule 10.4).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rooms/redact.h"
+#include "rooms/state_res.h"
+
+struct dag {
+    const struct room_version *rv;
+    json_t *events;            /* id -> event */
+    char room_id[128];
+    char create_id[128];
+    int64_t ts;                /* next origin_server_ts */
+    size_t fetches;
+    const char *rejected;      /* one event ID to report as rejected */
+};
+
+static json_t *dag_fetch(void *ctx, const char *id)
+{
+    struct dag *d = ctx;
+    json_t *ev = json_object_get(d->events, id);
+
+    d->fetches++;
+    return ev ? json_incref(ev) : NULL;
+}
+
+static bool dag_rejected(void *ctx, const char *id)
+{
+    struct dag *d = ctx;
+
+    return d->rejected != NULL && strcmp(d->rejected, id) == 0;
+}
+
+static char *subst(const struct dag *d, const char *text)
+{
+    const char *alice = d->rv->creators_infinite_power ? "" : "\"@alice:a.org\":100,";
+    char *out = malloc(strlen(text) * 2 + 64), *o = out;
+
+    assert_non_null(out);
+    while (*text) {
+        if (strncmp(text, "ALICE", 5) == 0) {
+            o += sprintf(o, "%s", alice);
+            text += 5;
+        } else {
+            *o++ = *text == '\'' ? '"' : *text;
+            text++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static json_t *parse_d(const struct dag *d, const char *text)
+{
+    char *buf = subst(d, text);
+    json_error_t err;
+    json_t *v = json_loads(buf, 0, &err);
+
+    if (v == NULL)
+        fail_msg("bad test JSON (%s): %s", err.text, buf);
+    free(buf);
+    return v;
+}
+
+/* Add an event. auth lists the auth event IDs, comma-separated, without
+ * the create event (added here for v10/v11, never listed in v12). */
+static void dag_add_ts(struct dag *d, const char *id, const char *body,
+                       const char *auth, int64_t ts)
+{
+    json_t *ev = parse_d(d, body), *a = json_array();
+    char buf[512], *tok, *save = NULL;
+
+    if (!d->rv->room_id_from_create)
+        json_array_append_new(a, json_string(d->create_id));
+    snprintf(buf, sizeof buf, "%s", auth ? auth : "");
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        json_array_append_new(a, json_string(tok));
+    json_object_set_new(ev, "auth_events", a);
+    json_object_set_new(ev, "event_id", json_string(id));
+    json_object_set_new(ev, "room_id", json_string(d->room_id));
+    if (!json_object_get(ev, "prev_events"))
+        json_object_set_new(ev, "prev_events", json_pack("[s]", "$prev"));
+    json_object_set_new(ev, "depth", json_integer(2));
+    json_object_set_new(ev, "origin_server_ts", json_integer(ts));
+    json_object_set_new(d->events, id, ev);
+}
+
+static void dag_add(struct dag *d, const char *id, const char *body, const char *auth)
+{
+    dag_add_ts(d, id, body, auth, d->ts++);
+}
+
+#define MEMBER(user, sender, m) \
+    "{'type':'m.room.member','state_key':'" user "','sender':'" sender \
+    "','content':{'membership':'" m "'}}"
+
+/* The room before the forks: alice creates it and joins, sets power
+ * levels (alice 100, or infinite in v12; bob 50) and a public join rule;
+ * bob and charlie join. */
+static void dag_init(struct dag *d, const char *ver)
+{
+    json_t *create;
+    char *id, join[256];
+
+    memset(d, 0, sizeof *d);
+    d->rv = room_version_get(ver);
+    d->events = json_object();
+    d->ts = 10;
+    if (d->rv->room_id_from_create)
+        create = parse_d(d, "{'type':'m.room.create','state_key':'','sender':'@alice:a.org',"
+                         "'content':{'room_version':'12'},'prev_events':[],"
+                         "'auth_events':[],'depth':1,'origin_server_ts':1}");
+    else
+        create = parse_d(d, "{'type':'m.room.create','state_key':'','sender':'@alice:a.org',"
+                         "'room_id':'!room:a.org','content':{'creator':'@alice:a.org',"
+                         "'room_version':'11'},'prev_events':[],'auth_events':[],"
+                         "'depth':1,'origin_server_ts':1}");
+    id = event_compute_id(d->rv, create);
+    assert_non_null(id);
+    snprintf(d->create_id, sizeof d->create_id, "%s", id);
+    if (d->rv->room_id_from_create)
+        snprintf(d->room_id, sizeof d->room_id, "!%s", id + 1);
+    else
+        snprintf(d->room_id, sizeof d->room_id, "!room:a.org");
+    free(id);
+    /* The stored event carries its ID, as the server's store does. */
+    json_object_set_new(create, "event_id", json_string(d->create_id));
+    json_object_set_new(d->events, d->create_id, create);
+    snprintf(join, sizeof join, "{'type':'m.room.member','state_key':'@alice:a.org',"
+             "'sender':'@alice:a.org','content':{'membership':'join'},"
+             "'prev_events':['%s']}", d->create_id);
+    dag_add(d, "$IMA", join, NULL);
+    dag_add(d, "$IPOWER", "{'type':'m.room.power_levels','state_key':'',"
+            "'sender':'@alice:a.org','content':{'users':{ALICE '@bob:a.org':50}}}",
+            "$IMA");
+    dag_add(d, "$IJR", "{'type':'m.room.join_rules','state_key':'','sender':'@alice:a.org',"
+            "'content':{'join_rule':'public'}}", "$IMA,$IPOWER");
+    dag_add(d, "$IMB", MEMBER("@bob:a.org", "@bob:a.org", "join"), "$IJR,$IPOWER");
+    dag_add(d, "$IMC", MEMBER("@charlie:a.org", "@charlie:a.org", "join"), "$IJR,$IPOWER");
+}
+
+static void dag_fini(struct dag *d)
+{
+    json_decref(d->events);
+}
+
+/* A state map from a list of event IDs (comma-separated), plus the
+ * create event. */
+static struct state_map *dag_state(struct dag *d, const char *ids)
+{
+    struct state_map *m = state_map_new();
+    char buf[1024], *tok, *save = NULL;
+
+    assert_non_null(m);
+    assert_int_equal(state_map_set_event(m, json_object_get(d->events, d->create_id)), 0);
+    snprintf(buf, sizeof buf, "%s", ids);
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        json_t *ev = json_object_get(d->events, tok);
+        if (ev == NULL)
+            fail_msg("no event %s", tok);
+        assert_int_equal(state_map_set_event(m, ev), 0);
+    }
+    return m;
+}
+
+#define BASE "$IMA,$IPOWER,$IJR,$IMB,$IMC"
+
+/* Resolve two forks and return the result (asserting success). */
+static struct state_map *resolve2(struct dag *d, const char *s1, const char *s2)
+{
+    struct state_map *a = dag_state(d, s1), *b = dag_state(d, s2), *out = NULL;
+    const struct state_map *states[2] = { a, b };
+    struct state_res_io io = { .fetch_event = dag_fetch, .is_rejected = dag_rejected,
+                               .ctx = d };
+    char why[256] = "";
+    int rc = state_res_resolve(d->rv, states, 2, &io, &out, why, sizeof why);
+
+    if (rc != STATE_RES_OK)
+        fail_msg("v%s: resolution failed (%d): %s", d->rv->id, rc, why);
+    state_map_free(a);
+    state_map_free(b);
+    return out;
+}
+
+static void expect_id(const struct dag *d, const struct state_map *m, const char *type,
+                      const char *sk, const char *want)
+{
+    json_t *ev = state_map_get(m, type, sk);
+    const char *got = ev ? json_string_value(json_object_get(ev, "event_id")) : NULL;
+
+    if (want == NULL ? got != NULL : (got == NULL || strcmp(got, want) != 0))
+        fail_msg("v%s: (%s, %s) is %s, expected %s", d->rv->id, type, sk,
+                 got ? got : "(none)", want ? want : "(none)");
+}
+
+static const char *const versions[] = { "10", "11", "12" };
+
+static void test_ban_vs_join(void **state)
+{
+    (void)state;
+    for (size_t v = 0; v < 3; v++) {
+        struct dag d;
+        struct state_map *r;
+        dag_init(&d, versions[v]);
+        /* Fork 1: alice bans charlie. Fork 2: nothing new (charlie joined).
+         * Conflicted: (member, charlie) = {$IMC, $BAN}. $BAN is a power
+         * event (ban, sender != state_key); its auth chain adds $IMC,
+         * which is also in the auth difference. Sorted: $IMC before $BAN
+         * (auth edge). $IMC passes (public room), then $BAN passes (alice
+         * 100 >= ban 50 > charlie 0). Charlie ends banned. */
+        dag_add(&d, "$BAN", MEMBER("@charlie:a.org", "@alice:a.org", "ban"),
+                "$IPOWER,$IMA,$IMC");
+        r = resolve2(&d, "$IMA,$IPOWER,$IJR,$IMB,$BAN", BASE);
+        expect_id(&d, r, "m.room.member", "@charlie:a.org", "$BAN");
+        expect_id(&d, r, "m.room.power_levels", "", "$IPOWER");
+        expect_id(&d, r, "m.room.member", "@bob:a.org", "$IMB");
+        assert_int_equal(state_map_count(r), 6);
+        state_map_free(r);
+        dag_fini(&d);
+    }
+}
+
+static void test_demotion_beats_kick(void **state)
+{
+    (void)state;
+    for (size_t v = 0; v < 3; v++) {
+        const char *kinds[2] = { "leave", "ban" };
+        for (size_t k = 0; k < 2; k++) {
+            struct dag d;
+            struct state_map *r;
+            char kick[256];
+            dag_init(&d, versions[v]);
+            /* Fork 1: alice demotes bob from 50 to 0 ($DEMOTE). Fork 2: bob,
+             * still at 50, kicks (or bans) charlie ($KICK). Power events:
+             * $DEMOTE, $IPOWER (conflicted with it) and $KICK; the chains
+             * add $IMB and $IMC. Reverse topological power order: $IPOWER
+             * (alice 100; no auth events in the set), $DEMOTE (alice,
+             * after its auth $IPOWER), then $IMB, $IMC (power 0, by
+             * timestamp), then $KICK (bob: 50 by its own auth events, but
+             * it must follow $IMB and $IMC). The iterative checks apply
+             * $IPOWER, $DEMOTE, $IMB, $IMC; $KICK is then checked against
+             * the demoted bob (0 < kick 50) and dropped. Charlie stays. */
+            dag_add(&d, "$DEMOTE", "{'type':'m.room.power_levels','state_key':'',"
+                    "'sender':'@alice:a.org','content':{'users':{ALICE '@bob:a.org':0}}}",
+                    "$IMA,$IPOWER");
+            snprintf(kick, sizeof kick, "{'type':'m.room.member','state_key':"
+                     "'@charlie:a.org','sender':'@bob:a.org','content':"
+                     "{'membership':'%s'}}", kinds[k]);
+            dag_add(&d, "$KICK", kick, "$IPOWER,$IMB,$IMC");
+            r = resolve2(&d, "$IMA,$DEMOTE,$IJR,$IMB,$IMC", "$IMA,$IPOWER,$IJR,$IMB,$KICK");
+            expect_id(&d, r, "m.room.power_levels", "", "$DEMOTE");
+            expect_id(&d, r, "m.room.member", "@charlie:a.org", "$IMC");
+            state_map_free(r);
+            dag_fini(&d);
+        }
+    }
+}
+
+static void test_escalation_refused(void **state)
+{
+    (void)state;
+    for (size_t v = 0; v < 3; v++) {
+        struct dag d;
+        struct state_map *r;
+        dag_init(&d, versions[v]);
+        /* A hostile fork claims charlie (0) gave himself 100. The power
+         * levels key is conflicted: {$IPOWER, $EVIL}. $EVIL cites $IPOWER,
+         * so $IPOWER is applied first; $EVIL is then checked: charlie's 0
+         * is below state_default 50 (rule 7), refused. $IPOWER stays. */
+        dag_add(&d, "$EVIL", "{'type':'m.room.power_levels','state_key':'',"
+                "'sender':'@charlie:a.org','content':{'users':{ALICE "
+                "'@bob:a.org':50,'@charlie:a.org':100}}}", "$IPOWER,$IMC");
+        r = resolve2(&d, BASE, "$IMA,$EVIL,$IJR,$IMB,$IMC");
+        expect_id(&d, r, "m.room.power_levels", "", "$IPOWER");
+        state_map_free(r);
+        dag_fini(&d);
+    }
+}
+
+static void test_topic_by_timestamp(void **state)
+{
+    (void)state;
+    for (size_t v = 0; v < 3; v++) {
+        struct dag d;
+        struct state_map *r;
+        dag_init(&d, versions[v]);
+        /* Both topics cite the same power levels: same mainline position
+         * (that of $IPOWER), so the earlier origin_server_ts sorts first
+         * and the later is applied last: $T2 (ts 900) wins over $T1 (ts
+         * 500), whatever the fork order. */
+        dag_add_ts(&d, "$T2", "{'type':'m.room.topic','state_key':'','sender':'@bob:a.org',"
+                   "'content':{'topic':'two'}}", "$IPOWER,$IMB", 900);
+        dag_add_ts(&d, "$T1", "{'type':'m.room.topic','state_key':'','sender':'@bob:a.org',"
+                   "'content':{'topic':'one'}}", "$IPOWER,$IMB", 500);
+        r = resolve2(&d, BASE ",$T2", BASE ",$T1");
+        expect_id(&d, r, "m.room.topic", "", "$T2");
+        state_map_free(r);
+        r = resolve2(&d, BASE ",$T1", BASE ",$T2");
+        expect_id(&d, r, "m.room.topic", "", "$T2");
+        state_map_free(r);
+        /* Same timestamp: the greater event_id is applied last. */
+        dag_add_ts(&d, "$Ta", "{'type':'m.room.topic','state_key':'','sender':'@bob:a.org',"
+                   "'content':{'topic':'a'}}", "$IPOWER,$IMB", 700);
+        dag_add_ts(&d, "$Tb", "{'type':'m.room.topic','state_key':'','sender':'@bob:a.org',"
+                   "'content':{'topic':'b'}}", "$IPOWER,$IMB", 700);
+        r = resolve2(&d, BASE ",$Tb", BASE ",$Ta");
+        expect_id(&d, r, "m.room.topic", "", "$Tb");
+        state_map_free(r);
+        dag_fini(&d);
+    }
+}
+
+static void test_topic_by_mainline(void **state)
+{
+    (void)state;
+    for (size_t v = 0; v < 3; v++) {
+        struct dag d;
+        struct state_map *r;
+        dag_init(&d, versions[v]);
+        /* $P2 (alice raises charlie to 50) is in both forks: unconflicted,
+         * so the partial state's power levels are $P2 and the mainline is
+         * [$P2, $IPOWER]. $TOLD cites $IPOWER (position 1), $TNEW cites $P2
+         * (position 0). Greater position sorts first, so $TOLD is applied
+         * before $TNEW and $TNEW wins although its timestamp is earlier. */
+        dag_add(&d, "$P2", "{'type':'m.room.power_levels','state_key':'',"
+                "'sender':'@alice:a.org','content':{'users':{ALICE '@bob:a.org':50,"
+                "'@charlie:a.org':50}}}", "$IMA,$IPOWER");
+        dag_add_ts(&d, "$TOLD", "{'type':'m.room.topic','state_key':'','sender':'@bob:a.org',"
+                   "'content':{'topic':'old'}}", "$IPOWER,$IMB", 900);
+        dag_add_ts(&d, "$TNEW", "{'type':'m.room.topic','state_key':'',"
+                   "'sender':'@charlie:a.org','content':{'topic':'new'}}", "$P2,$IMC", 100);
+        r = resolve2(&d, "$IMA,$P2,$IJR,$IMB,$IMC,$TOLD", "$IMA,$P2,$IJR,$IMB,$IMC,$TNEW");
+        expect_id(&d, r, "m.room.topic", "", "$TNEW");
+        expect_id(&d, r, "m.room.power_levels", "", "$P2");
+        state_map_free(r);
+        dag_fini(&d);
+    }
+}
+
+static void test_join_then_leave(void **state)
+{
+    (void)state;
+    for (size_t v = 0; v < 3; v++) {
+        struct dag d;
+        struct state_map *r;
+        dag_init(&d, versions[v]);
+        /* Charlie leaves in fork 2 ($LC cites $IMC). A self-leave is not a
+         * power event, so both $IMC and $LC go to the mainline step: same
+         * position ($IPOWER), $IMC earlier: $IMC then $LC, and $LC is
+         * allowed (charlie was joined). */
+        dag_add(&d, "$LC", MEMBER("@charlie:a.org", "@charlie:a.org", "leave"),
+                "$IPOWER,$IMC");
+        r = resolve2(&d, BASE, "$IMA,$IPOWER,$IJR,$IMB,$LC");
+        expect_id(&d, r, "m.room.member", "@charlie:a.org", "$LC");
+        state_map_free(r);
+        dag_fini(&d);
+    }
+}
+
+static void test_conflicting_joins_invite_room(void **state)
+{
+    (void)state;
+    for (size_t v = 0; v < 3; v++) {
+        struct dag d;
+        struct state_map *r;
+        dag_init(&d, versions[v]);
+        /* Fork 1: alice makes the room invite-only ($JRI). Fork 2: dave
+         * joins while it is public ($JD). $JRI is a power event, applied
+         * in step 1; $JD then fails against the invite rule (4.3.4/4.3.7)
+         * and dave is not in the resolved state. */
+        dag_add(&d, "$JRI", "{'type':'m.room.join_rules','state_key':'',"
+                "'sender':'@alice:a.org','content':{'join_rule':'invite'}}",
+                "$IMA,$IPOWER");
+        dag_add(&d, "$JD", MEMBER("@dave:d.org", "@dave:d.org", "join"), "$IJR,$IPOWER");
+        r = resolve2(&d, "$IMA,$IPOWER,$JRI,$IMB,$IMC", BASE ",$JD");
+        expect_id(&d, r, "m.room.join_rules", "", "$JRI");
+        expect_id(&d, r, "m.room.member", "@dave:d.org", NULL);
+        state_map_free(r);
+        dag_fini(&d);
+    }
+}
+
+static void test_rejected_auth_event_ignored(void **state)
+{
+    (void)state;
+    for (size_t v = 0; v < 3; v++) {
+        for (int rej = 0; rej < 2; rej++) {
+            struct dag d;
+            struct state_map *r;
+            dag_init(&d, versions[v]);
+            /* Bob re-joins ($IMB2) and cites it for a room name ($NAME, in
+             * both forks, so unconflicted and $IMB2 is in both auth
+             * chains) and a topic ($T2, fork 1 only: the whole full
+             * conflicted set). $T2 is checked in step 4 against the
+             * partial state plus, for keys it lacks, "the appropriate state
+             * event from the event's auth_events ... if the auth event is
+             * not rejected".
+             * v10/v11: the partial state started from the unconflicted map,
+             * which holds bob's $IMB: $T2 passes either way.
+             * v12: the partial state started empty and nothing was applied
+             * before $T2, so bob's membership comes from $T2's auth events
+             * only: if $IMB2 is rejected it is not used, bob is not joined
+             * and $T2 is dropped; otherwise $T2 passes. */
+            dag_add(&d, "$IMB2", MEMBER("@bob:a.org", "@bob:a.org", "join"),
+                    "$IJR,$IPOWER,$IMB");
+            dag_add(&d, "$NAME", "{'type':'m.room.name','state_key':'','sender':'@bob:a.org',"
+                    "'content':{'name':'n'}}", "$IPOWER,$IMB2");
+            dag_add(&d, "$T2", "{'type':'m.room.topic','state_key':'','sender':'@bob:a.org',"
+                    "'content':{'topic':'two'}}", "$IPOWER,$IMB2");
+            d.rejected = rej ? "$IMB2" : NULL;
+            r = resolve2(&d, BASE ",$NAME,$T2", BASE ",$NAME");
+            expect_id(&d, r, "m.room.topic", "",
+                      rej && d.rv->state_res == ROOM_STATE_RES_V2_1 ? NULL : "$T2");
+            expect_id(&d, r, "m.room.name", "", "$NAME");
+            expect_id(&d, r, "m.room.member", "@bob:a.org", "$IMB");
+            state_map_free(r);
+            dag_fini(&d);
+        }
+    }
+}
+
+static void test_trivial_inputs(void **state)
+{
+    struct dag d;
+    struct state_map *a, *out = (struct state_map *)1;
+    const struct state_map *states[3];
+    struct state_res_io io = { .fetch_event = dag_fetch, .ctx = &d };
+    (void)state;
+
+    dag_init(&d, "11");
+    /* No states: empty result. One state, or identical states: itself. */
+    assert_int_equal(state_res_resolve(d.rv, NULL, 0, &io, &out, NULL, 0), 0);
+    assert_int_equal(state_map_count(out), 0);
+    state_map_free(out);
+    a = dag_state(&d, BASE);
+    states[0] = states[1] = states[2] = a;
+    assert_int_equal(state_res_resolve(d.rv, states, 1, &io, &out, NULL, 0), 0);
+    assert_int_equal(state_map_count(out), 6);
+    state_map_free(out);
+    d.fetches = 0;
+    assert_int_equal(state_res_resolve(d.rv, states, 3, &io, &out, NULL, 0), 0);
+    assert_int_equal(state_map_count(out), 6);
+    expect_id(&d, out, "m.room.member", "@charlie:a.org", "$IMC");
+    state_map_free(out);
+    /* Bad arguments. */
+    states[1] = NULL;
+    assert_int_equal(state_res_resolve(d.rv, states, 2, &io, &out, NULL, 0), STATE_RES_ERROR);
+    assert_null(out);
+    assert_int_equal(state_res_resolve(NULL, states, 1, &io, &out, NULL, 0), STATE_RES_ERROR);
+    state_map_free(a);
+    dag_fini(&d);
+}
+
+/* A hostile chain: n member events, each citing the previous one. */
+static void dag_long_chain(struct dag *d, int n)
+{
+    char id[32], prev[32] = "$IMC", auth[128];
+
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "$L%d", i);
+        snprintf(auth, sizeof auth, "$IPOWER,%s", prev);
+        dag_add(d, id, MEMBER("@charlie:a.org", "@charlie:a.org", "join"), auth);
+        snprintf(prev, sizeof prev, "%s", id);
+    }
+}
+
+static void test_bounds(void **state)
+{
+    struct dag d;
+    struct state_map *a, *b, *out = NULL;
+    const struct state_map *states[2];
+    struct state_res_io io = { .fetch_event = dag_fetch, .ctx = &d, .max_events = 200 };
+    char why[128];
+    (void)state;
+
+    dag_init(&d, "11");
+    dag_long_chain(&d, 1000);
+    a = dag_state(&d, "$IMA,$IPOWER,$IJR,$IMB,$L999");
+    b = dag_state(&d, BASE);
+    states[0] = a;
+    states[1] = b;
+    /* Past max_events: refused, not exhausted. */
+    assert_int_equal(state_res_resolve(d.rv, states, 2, &io, &out, why, sizeof why),
+                     STATE_RES_TOO_BIG);
+    assert_null(out);
+    assert_non_null(strstr(why, "events"));
+    /* Past max_steps likewise. */
+    io.max_events = 0;
+    io.max_steps = 500;
+    assert_int_equal(state_res_resolve(d.rv, states, 2, &io, &out, why, sizeof why),
+                     STATE_RES_TOO_BIG);
+    assert_non_null(strstr(why, "steps"));
+    /* Within the defaults it resolves: the whole chain is in the auth
+     * difference and the last join ($L999, applied last by mainline and
+     * timestamp order) wins. Done iteratively: 1000 deep, no recursion. */
+    io.max_steps = 0;
+    assert_int_equal(state_res_resolve(d.rv, states, 2, &io, &out, why, sizeof why), 0);
+    expect_id(&d, out, "m.room.member", "@charlie:a.org", "$L999");
+    state_map_free(out);
+    state_map_free(a);
+    state_map_free(b);
+    dag_fini(&d);
+}
+
+static void test_hostile_graph(void **state)
+{
+    struct dag d;
+    struct state_map *out = NULL;
+    char why[128];
+    (void)state;
+
+    dag_init(&d, "11");
+    /* Power events citing each other (impossible with real hashes) and
+     * auth events that do not exist: no hang, no crash; the cycle is
+     * reported. */
+    dag_add(&d, "$CA", "{'type':'m.room.power_levels','state_key':'',"
+            "'sender':'@alice:a.org','content':{'users':{ALICE '@x:a.org':1}}}", "$CB,$IMA,$NOPE");
+    dag_add(&d, "$CB", "{'type':'m.room.power_levels','state_key':'',"
+            "'sender':'@alice:a.org','content':{'users':{ALICE '@x:a.org':2}}}", "$CA,$IMA,7");
+    {
+        struct state_map *a = dag_state(&d, "$IMA,$CA"), *b = dag_state(&d, "$IMA,$CB");
+        const struct state_map *states[2] = { a, b };
+        struct state_res_io io = { .fetch_event = dag_fetch, .ctx = &d };
+        int rc = state_res_resolve(d.rv, states, 2, &io, &out, why, sizeof why);
+        assert_int_equal(rc, STATE_RES_ERROR);
+        assert_non_null(strstr(why, "cycle"));
+        assert_null(out);
+        state_map_free(a);
+        state_map_free(b);
+    }
+    /* Without a fetch callback, unknown auth events are simply absent. */
+    {
+        struct state_map *a = dag_state(&d, BASE), *b = dag_state(&d, "$IMA,$IPOWER,$IJR");
+        const struct state_map *states[2] = { a, b };
+        assert_int_equal(state_res_resolve(d.rv, states, 2, NULL, &out, why, sizeof why), 0);
+        expect_id(&d, out, "m.room.member", "@charlie:a.org", "$IMC");
+        state_map_free(out);
+        state_map_free(a);
+        state_map_free(b);
+    }
+    dag_fini(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ban_vs_join),
+        cmocka_unit_test(test_demotion_beats_kick),
+        cmocka_unit_test(test_escalation_refused),
+        cmocka_unit_test(test_topic_by_timestamp),
+        cmocka_unit_test(test_topic_by_mainline),
+        cmocka_unit_test(test_join_then_leave),
+        cmocka_unit_test(test_conflicting_joins_invite_room),
+        cmocka_unit_test(test_rejected_auth_event_ignored),
+        cmocka_unit_test(test_trivial_inputs),
+        cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_hostile_graph),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
