@@ -133,6 +133,20 @@ int config_listen_parse(const char *s, char **addr, uint16_t *port,
 	return 0;
 }
 
+int config_listen_set(struct config *cfg, const char *listen, char *err, size_t err_len)
+{
+	char msg[160];
+	char *addr;
+	uint16_t port;
+
+	if (config_listen_parse(listen, &addr, &port, msg, sizeof(msg)) < 0)
+		return config_err(err, err_len, "listen: %s", msg);
+	free(cfg->listen_addr);
+	cfg->listen_addr = addr;
+	cfg->listen_port = port;
+	return 0;
+}
+
 static void rate_set(struct config_rate *r, double per_second, uint32_t burst)
 {
 	r->per_second = per_second;

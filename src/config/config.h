@@ -70,6 +70,11 @@ int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
 /* Validate a filled struct (ranges, formats); same error style. */
 int config_validate(const struct config *cfg, char *err, size_t err_len);
 
+/* Set listen_addr and listen_port from "IP:PORT" or "[IPv6]:PORT", the
+ * format of the `listen` key (for a --listen flag, say). 0, or -1 with cfg
+ * untouched and a message in err. */
+int config_listen_set(struct config *cfg, const char *listen, char *err, size_t err_len);
+
 /* Release the strings (the shared secret is wiped first) and zero *cfg, so
  * a second call is harmless. */
 void config_free(struct config *cfg);

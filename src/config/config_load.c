@@ -407,15 +407,8 @@ static int path_replace(const char *key, char **dst, const char *base, const cha
 static int apply_strings(struct config *cfg, const struct raw_config *raw,
                          char *err, size_t err_len)
 {
-	char msg[160];
-
-	if (raw->listen) {
-		char *addr;
-		if (config_listen_parse(raw->listen, &addr, &cfg->listen_port, msg, sizeof(msg)) < 0)
-			return config_err(err, err_len, "listen: %s", msg);
-		free(cfg->listen_addr);
-		cfg->listen_addr = addr;
-	}
+	if (raw->listen && config_listen_set(cfg, raw->listen, err, err_len) < 0)
+		return -1;
 	if ((raw->public_baseurl && str_replace(&cfg->public_baseurl, raw->public_baseurl, err, err_len) < 0) ||
 	    (raw->log_level && str_replace(&cfg->log_level, raw->log_level, err, err_len) < 0) ||
 	    (raw->registration_shared_secret &&

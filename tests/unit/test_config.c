@@ -649,6 +649,27 @@ static void test_validate_struct(void **state)
 	config_free(&c);   /* freeing twice is harmless: the struct is zeroed */
 }
 
+static void test_listen_set(void **state)
+{
+	struct config c;
+	char err[256];
+
+	assert_int_equal(config_defaults(&c, "example.org", "/srv"), 0);
+	assert_int_equal(config_listen_set(&c, "[::]:443", err, sizeof(err)), 0);
+	assert_string_equal(c.listen_addr, "::");
+	assert_int_equal(c.listen_port, 443);
+	assert_int_equal(config_listen_set(&c, "10.0.0.1:1", err, sizeof(err)), 0);
+	assert_string_equal(c.listen_addr, "10.0.0.1");
+	assert_int_equal(c.listen_port, 1);
+	/* a refusal leaves the previous value in place */
+	assert_int_equal(config_listen_set(&c, "localhost:8008", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "listen: \"localhost\" is not an IPv4 address literal"));
+	assert_int_equal(config_listen_set(&c, "10.0.0.2:0", err, sizeof(err)), -1);
+	assert_string_equal(c.listen_addr, "10.0.0.1");
+	assert_int_equal(c.listen_port, 1);
+	config_free(&c);
+}
+
 static void test_defaults_refuse_bad_arguments(void **state)
 {
 	struct config c;
@@ -892,6 +913,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_error_echo_is_bounded, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_missing_and_odd_files, tmp_setup, tmp_teardown),
 		cmocka_unit_test(test_validate_struct),
+		cmocka_unit_test(test_listen_set),
 		cmocka_unit_test(test_defaults_refuse_bad_arguments),
 		cmocka_unit_test_setup_teardown(test_write_replaces_atomically, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_write_refusals, tmp_setup, tmp_teardown),
