@@ -122,9 +122,14 @@ int config_listen_parse(const char *s, char **addr, uint16_t *port,
 	host[hlen] = '\0';
 	/* inet_pton rather than getaddrinfo: a bind address must be a literal,
 	 * never a name whose resolution could change between restarts. */
-	if (inet_pton(family, host, bin) != 1)
+	if (inet_pton(family, host, bin) != 1) {
+		/* Echo the address only when it cannot mangle the message. */
+		bool printable = true;
+		for (size_t i = 0; i < hlen; i++)
+			printable = printable && host[i] > 0x20 && host[i] < 0x7f;
 		return config_err(err, err_len, "\"%s\" is not an IPv%d address literal",
-		                  host, family == AF_INET ? 4 : 6);
+		                  printable ? host : "?", family == AF_INET ? 4 : 6);
+	}
 	if (port_parse(colon + 1, port) < 0)
 		return config_err(err, err_len, "the port must be a number from 1 to 65535");
 	*addr = strdup(host);

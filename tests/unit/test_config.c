@@ -474,6 +474,7 @@ static const struct bad_case bad_cases[] = {
 	{ "listen: \"[::1]8008\"\n", "listen: expected \"[IPv6]:PORT\"" },
 	{ "listen: \"[127.0.0.1]:80\"\n", "listen: \"127.0.0.1\" is not an IPv6" },
 	{ "listen: \":8008\"\n", "listen: the address is missing" },
+	{ "listen: \"a\\nb:8008\"\n", "listen: \"?\" is not an IPv4" },
 	/* other values */
 	{ "public_baseurl: \"ftp://example.org/\"\n", "public_baseurl: must start with http:// or https://" },
 	{ "public_baseurl: \"https://\"\n", "public_baseurl: the host is missing" },
