@@ -27,10 +27,23 @@ void request_init(struct request *req, void *app, void *conn, const char *url,
 	req->user_agent = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "User-Agent");
 }
 
+void req_suspend(struct request *req, void (*on_suspended)(struct request *req))
+{
+	req->suspend_requested = true;
+	req->on_suspended = on_suspended;
+}
+
+void http_request_resume(struct request *req)
+{
+	MHD_resume_connection(req->conn);
+}
+
 void request_release(struct request *req)
 {
 	struct request_scratch *s = req->scratch;
 
+	if (req->state && req->state_free)
+		req->state_free(req->state);
 	while (s) {
 		struct request_scratch *next = s->next;
 		free(s);
@@ -112,8 +125,9 @@ json_t *req_json_object(struct request *req, bool empty_ok)
 	}
 	v = cjson_parse(req->body, req->body_len, (int)req->max_json_depth, &st, msg, sizeof(msg));
 	if (!v) {
-		if (st == CJSON_TOO_DEEP)
-			res_error(req, 400, "M_BAD_JSON", "JSON nested too deeply");
+		if (st == CJSON_TOO_DEEP || st == CJSON_BAD_JSON)
+			res_error(req, 400, "M_BAD_JSON", "%s", st == CJSON_TOO_DEEP ?
+			          "JSON nested too deeply" : "JSON value out of range");
 		else if (st == CJSON_OOM)
 			res_error(req, 500, "M_UNKNOWN", "Out of memory");
 		else

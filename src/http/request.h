@@ -65,6 +65,13 @@ struct request {
 	size_t res_raw_len;
 	const char *res_content_type;
 
+	/* long-polls (req_suspend) */
+	bool suspend_requested;
+	bool resumed;                   /* the handler runs again after a wake */
+	void (*on_suspended)(struct request *req);
+	void *state;                    /* the handler's own state across runs */
+	void (*state_free)(void *state);
+
 	void *conn;                     /* the server's connection handle */
 	struct request_scratch *scratch; /* strings handed out, freed with the request */
 	size_t max_json_depth;
@@ -94,6 +101,17 @@ void res_error_extra(struct request *req, unsigned int status, const char *errco
 /* Raw bytes (copied) with a content type. */
 void res_raw(struct request *req, unsigned int status, const char *content_type,
              const char *data, size_t len);
+
+/* Long-poll: park this request without holding a thread. The handler
+ * sets no response and returns; once the connection is parked, the server
+ * calls on_suspended(req) (which registers the request with whoever will
+ * wake it, e.g. the sync notifier). http_request_resume() then makes the
+ * server run the handler again, with req->resumed set; it may answer or
+ * park again. State kept across runs goes in req->state (freed with
+ * state_free when the request ends). */
+void req_suspend(struct request *req, void (*on_suspended)(struct request *req));
+/* Wake a parked request; any thread; exactly once per park. */
+void http_request_resume(struct request *req);
 
 /* Typed getters for a body object: return -1 and set M_BAD_JSON (naming
  * the key) when the key has the wrong type; *out untouched if absent and

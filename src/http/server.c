@@ -33,6 +33,7 @@ struct exchange {
 	bool too_large;
 	bool refused;       /* answered without a handler (404, 405, OPTIONS...) */
 	bool answered;      /* a response was queued */
+	bool suspended;     /* parked by the handler (long-poll) */
 	int64_t started_ms;
 };
 
@@ -213,8 +214,25 @@ static void exchange_dispatch(struct http_server *srv, struct exchange *ex)
 		}
 	}
 	rt->handler(req);
+}
+
+/* After a handler ran: park the connection or send the response. */
+static enum MHD_Result exchange_finish(struct exchange *ex, struct MHD_Connection *c)
+{
+	struct request *req = &ex->req;
+
+	if (req->suspend_requested && !req->status) {
+		req->suspend_requested = false;
+		ex->suspended = true;
+		MHD_suspend_connection(c);
+		/* Registered only now, so a wake can never come before the park. */
+		req->on_suspended(req);
+		return MHD_YES;
+	}
 	if (!req->status)
 		res_error(req, 500, "M_UNKNOWN", "Handler produced no response");
+	ex->answered = true;
+	return send_response(c, req);
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char *url,
@@ -264,9 +282,15 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	ex->answered = true;
+	if (ex->suspended) {
+		/* Woken: run the handler again (auth and limits were applied). */
+		ex->suspended = false;
+		ex->req.resumed = true;
+		ex->req.route->handler(&ex->req);
+		return exchange_finish(ex, c);
+	}
 	exchange_dispatch(srv, ex);
-	return send_response(c, &ex->req);
+	return exchange_finish(ex, c);
 }
 
 static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
