@@ -3,7 +3,9 @@
  *
  * Each test works in its own mkdtemp directory (removed at the end), so the
  * tests can run in parallel with anything. Fixtures live next to this file
- * in data/config/ and are found through __FILE__.
+ * in data/config/ and are found through __FILE__, which meson makes relative
+ * to the build directory, where `meson test` runs the executable (run it by
+ * hand from there too). docs/configuration.md is found the same way.
  */
 #include <dirent.h>
 #include <errno.h>
