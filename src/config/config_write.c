@@ -130,8 +130,9 @@ static void write_tokens(FILE *f, const struct config *cfg)
 {
 	fprintf(f, "\n# Lifetime in ms of access tokens issued together with a refresh token\n"
 	        "# (clients that send refresh_token: true); other tokens live until logout.\n"
-	        "# At least %d, at most %" PRIu64 " (ten years). Default %d (5 minutes): a\n"
-	        "# leaked token is short-lived and the client refreshes it silently.\n",
+	        "# At least %d, at most %" PRIu64 " (ten years). Default %d\n"
+	        "# (5 minutes): a leaked token is short-lived and the client refreshes\n"
+	        "# it silently.\n",
 	        CONFIG_ACCESS_TTL_MS_MIN, CONFIG_TTL_MS_MAX, CONFIG_DEFAULT_ACCESS_TTL_MS);
 	fprintf(f, "access_token_lifetime_ms: %" PRIu64 "\n", cfg->access_token_lifetime_ms);
 	fprintf(f, "\n# Lifetime in ms of refresh tokens: 0 (the default) means they never\n"
