@@ -20,6 +20,7 @@
 
 #include "rooms/redact.h"
 #include "rooms/state_res.h"
+#include "rooms/state_res_graph.h"
 
 struct dag {
     const struct room_version *rv;
@@ -557,6 +558,60 @@ static void test_hostile_graph(void **state)
     dag_fini(&d);
 }
 
+/* White-box: the v12 "conflicted state subgraph", "the union of all such
+ * paths between any pair of events in the conflicted state set (including
+ * endpoints)". Graph (arrows are auth_events edges):
+ *   C1 -> X1 -> X2 -> C2,  X2 -> Y,  C1 -> Z -> C3,  W -> C1,
+ *   C2 -> D1 -> D2 -> C3 (a path through another conflicted event),
+ *   C3 -> E (leads nowhere conflicted).
+ * Conflicted: C1, C2, C3. On some path between two of them: C1, X1, X2,
+ * C2, Z, C3, D1, D2. Not: Y and E (dead ends), W (nothing conflicted
+ * reaches it). */
+static void test_subgraph_definition(void **state)
+{
+    static const char *const edges[][2] = {
+        { "$C1", "$X1,$Z" }, { "$X1", "$X2" }, { "$X2", "$C2,$Y" },
+        { "$C2", "$D1" }, { "$D1", "$D2" }, { "$D2", "$C3" }, { "$Z", "$C3" },
+        { "$C3", "$E" }, { "$W", "$C1" }, { "$Y", "" }, { "$E", "" },
+    };
+    static const char *const in_sub[] = { "$C1", "$X1", "$X2", "$C2", "$Z", "$C3",
+                                          "$D1", "$D2" };
+    static const char *const out_sub[] = { "$Y", "$E", "$W" };
+    struct dag d;
+    struct state_res_io io = { .fetch_event = dag_fetch, .ctx = &d };
+    struct sr_ctx c = { 0 };
+    struct sr_list conflicted = { 0 };
+    (void)state;
+
+    dag_init(&d, "12");
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
+        dag_add(&d, edges[i][0], MEMBER("@bob:a.org", "@bob:a.org", "join"), edges[i][1]);
+    c.rv = d.rv;
+    c.io = &io;
+    c.max_events = 100;
+    c.max_steps = 1000;
+    for (size_t i = 0; i < 3; i++) {
+        struct sr_ev *e = sr_get(&c, in_sub[i == 0 ? 0 : i == 1 ? 3 : 5]);
+        assert_non_null(e);
+        e->flags |= SR_CONFLICTED;
+        assert_int_equal(sr_list_push(&c, &conflicted, e), 0);
+    }
+    assert_int_equal(sr_subgraph(&c, &conflicted), 0);
+    for (size_t i = 0; i < sizeof in_sub / sizeof in_sub[0]; i++) {
+        struct sr_ev *e = sr_get(&c, in_sub[i]);
+        if (!(e->flags & SR_SUB_REACH))
+            fail_msg("%s should be in the conflicted state subgraph", in_sub[i]);
+    }
+    for (size_t i = 0; i < sizeof out_sub / sizeof out_sub[0]; i++) {
+        struct sr_ev *e = sr_get(&c, out_sub[i]);
+        if (e->flags & SR_SUB_REACH)
+            fail_msg("%s should not be in the conflicted state subgraph", out_sub[i]);
+    }
+    sr_list_free(&conflicted);
+    sr_ctx_clear(&c);
+    dag_fini(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -571,6 +626,7 @@ int main(void)
         cmocka_unit_test(test_trivial_inputs),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_hostile_graph),
+        cmocka_unit_test(test_subgraph_definition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
