@@ -813,6 +813,8 @@ static void test_written_file_is_documented(void **state)
 			print_error("key without a comment above it: %.40s\n", line);
 			fail();
 		}
+		/* people read this file in terminals: 80 columns */
+		assert_true((next ? (size_t)(next - line) : strlen(line)) <= 80);
 		if (!next)
 			break;
 		prev = line;
