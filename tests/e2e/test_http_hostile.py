@@ -440,6 +440,17 @@ def test_login_device_id_honoured(server):
     assert server.whoami(r2["access_token"]).status == 200
 
 
+def test_deactivate_unbind_result(server):
+    """POST /account/deactivate 200: id_server_unbind_result is required, and
+    "This must be success if the homeserver has no identifiers to unbind for
+    the user" (chappe stores no 3PIDs)."""
+    name = unique_name()
+    reg = server.register(name)
+    r = server.uia("POST", "account/deactivate", {}, reg["access_token"], name)
+    assert r.status == 200, r
+    assert r.json.get("id_server_unbind_result") == "success", r
+
+
 def test_deactivated_user_login_refused(server):
     """Login 403: M_USER_DEACTIVATED, or M_FORBIDDEN "when they can no longer
     authenticate the deactivated user"."""
@@ -758,7 +769,7 @@ def test_profile_of_someone_else_forbidden(server):
         r = server.client("PUT", f"profile/{user_path(b['user_id'])}/{key}", body,
                           token=a["access_token"])
         assert_error(r, 403, "M_FORBIDDEN")
-    prof = server.client("GET", f"profile/{user_path(b['user_id'])}")
+    prof = server.client("GET", f"profile/{user_path(b['user_id'])}", token=a["access_token"])
     assert prof.status == 200, prof
     assert prof.json.get("displayname") != "hacked"
     assert prof.json.get("avatar_url") != "mxc://localhost/hacked"
@@ -773,19 +784,34 @@ def test_profile_roundtrip_raw(server):
                          token=tok).status == 200
     assert server.client("PUT", f"{base}/avatar_url", {"avatar_url": "mxc://localhost/a1"},
                          token=tok).status == 200
-    r = server.client("GET", base)
+    r = server.client("GET", base, token=tok)
     assert r.status == 200, r
     assert r.json["displayname"] == "Ünï ✓"
     assert r.json["avatar_url"] == "mxc://localhost/a1"
-    r = server.client("GET", f"{base}/displayname", prefix="r0")
+    r = server.client("GET", f"{base}/displayname", prefix="r0", token=tok)
     assert r.status == 200 and r.json == {"displayname": "Ünï ✓"}, r
+
+
+def test_profile_readable_without_token(server):
+    """GET /profile/{userId} and GET /profile/{userId}/{keyName} declare no
+    `security` in profile.yaml (unlike PUT and DELETE): profiles are
+    readable without an access token."""
+    reg = server.register(unique_name())
+    base = f"profile/{user_path(reg['user_id'])}"
+    assert server.client("PUT", f"{base}/displayname", {"displayname": "Public"},
+                         token=reg["access_token"]).status == 200
+    r = server.client("GET", base)
+    assert r.status == 200 and r.json.get("displayname") == "Public", r
+    r = server.client("GET", f"{base}/displayname")
+    assert r.status == 200 and r.json == {"displayname": "Public"}, r
 
 
 def test_profile_unknown_user(server):
     """GET /profile/{userId} 404 "this user does not exist" (or 403 when the
     server is "unwilling to disclose whether the user exists")."""
+    tok = server.register(unique_name())["access_token"]
     for uid in (mxid(unique_name("ghost")), "notauserid", "@x:elsewhere.example"):
-        r = server.client("GET", f"profile/{user_path(uid)}")
+        r = server.client("GET", f"profile/{user_path(uid)}", token=tok)
         assert r.status in (400, 403, 404), (uid, r)
         assert ERRCODE_RE.match(r.errcode or ""), (uid, r)
 
@@ -800,7 +826,7 @@ def test_profile_too_large(server):
     r = server.client("PUT", f"{base}/displayname", {"displayname": "z" * (70 * 1024)},
                       token=tok)
     assert r.status in (400, 413), r
-    r = server.client("GET", f"{base}/displayname")
+    r = server.client("GET", f"{base}/displayname", token=tok)
     assert r.json == {"displayname": "small"}, r
 
 
@@ -979,13 +1005,16 @@ def test_r0_prefix_equivalence(server):
 # Garbage on the wire
 # --------------------------------------------------------------------------
 
-def _raw_bytes(port, data, timeout=10):
+def _raw_bytes(port, data, timeout=3):
+    """Send data, half-close (the client's EOF), and collect the answer until
+    the server closes. Returns None if the server neither answered nor
+    closed within timeout seconds."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:
-        sock.sendall(data)
         try:
+            sock.sendall(data)
             sock.shutdown(socket.SHUT_WR)
-        except OSError:
+        except OSError:  # the server answered and closed before we finished
             pass
         out = b""
         try:
@@ -994,31 +1023,46 @@ def _raw_bytes(port, data, timeout=10):
                 if not chunk:
                     break
                 out += chunk
-        except (socket.timeout, ConnectionResetError):
+        except socket.timeout:
+            return out or None
+        except ConnectionResetError:
             pass
         return out
     finally:
         sock.close()
 
 
-@pytest.mark.parametrize("data", [
+GARBAGE = [
     b"\x00\x01\x02garbage\r\n\r\n",
     b"GET / HTTP/9.9\r\n\r\n",
     b"GET /_matrix/client/v3/login HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
-    b"POST /_matrix/client/v3/login HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n{}",
-    b"POST /_matrix/client/v3/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"POST /_matrix/client/v3/login HTTP/1.1\r\nHost: x\r\n"
+    b"Content-Length: 99999999999999999999\r\n\r\n{}",
+    b"POST /_matrix/client/v3/login HTTP/1.1\r\nHost: x\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
     b"GET /_matrix/client/v3/" + b"a" * 200000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-    b"GET /_matrix/client/versions HTTP/1.1\r\nHost: x\r\nX-Big: " + b"h" * 200000 + b"\r\n\r\n",
+    b"GET /_matrix/client/versions HTTP/1.1\r\nHost: x\r\nX-Big: " + b"h" * 200000
+    + b"\r\n\r\n",
     b"POST /_matrix/client/v3/login HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{\"a\"",
-])
-def test_garbage_requests_survived(server, data):
+]
+
+
+@pytest.mark.parametrize("data", GARBAGE, ids=[
+    "binary", "http-9.9", "negative-length", "huge-length", "bad-chunk", "long-uri",
+    "long-header", "truncated-body"])
+def test_garbage_requests_survived(make_server, data):
     """Whatever arrives, the server answers with an HTTP error or closes the
-    connection, and keeps serving others."""
-    out = _raw_bytes(server.port, data)
+    connection once the client has finished sending (EOF), keeps serving
+    others, and still shuts down cleanly on SIGTERM (a private server, so a
+    stuck shutdown is blamed on this input)."""
+    srv = make_server()
+    out = _raw_bytes(srv.port, data)
+    assert out is not None, "server neither answered nor closed the connection " \
+                            "within 3 s of the client's EOF"
     if out:
         m = re.match(rb"HTTP/1\.[01] (\d{3})", out)
         assert m and 400 <= int(m.group(1)) < 600 and int(m.group(1)) != 500, out[:200]
-    assert server.request("GET", "/_matrix/client/versions").status == 200
+    assert srv.request("GET", "/_matrix/client/versions").status == 200
 
 
 @pytest.mark.parametrize("segment", [

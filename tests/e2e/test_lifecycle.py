@@ -5,7 +5,9 @@ The contract comes from the lead's brief (chappe serve/check-config/admin);
 the HTTP assertions quote the Client-Server API spec v1.19.
 """
 
+import socket
 import stat
+import time
 
 import pytest
 import yaml
@@ -209,7 +211,7 @@ def test_restart_keeps_state(make_server):
             srv.client("GET", "devices", token=fresh["access_token"]).json["devices"]}
     assert devs[reg["device_id"]].get("display_name") == "phone"
     assert devs[laptop["device_id"]].get("display_name") == "laptop"
-    r = srv.client("GET", f"profile/{user_path(uid)}/displayname")
+    r = srv.client("GET", f"profile/{user_path(uid)}/displayname", token=fresh["access_token"])
     assert r.status == 200 and r.json == {"displayname": "Persistent Pat"}, r
     r = srv.client("POST", "refresh", {"refresh_token": laptop["refresh_token"]})
     assert r.status == 200, r
@@ -231,9 +233,27 @@ def test_crash_keeps_acknowledged_writes(make_server):
     srv.start()
     assert srv.whoami(reg["access_token"]).status == 200
     assert_error(srv.whoami(gone["access_token"]), 401, "M_UNKNOWN_TOKEN")
-    r = srv.client("GET", f"profile/{user_path(uid)}/displayname")
+    r = srv.client("GET", f"profile/{user_path(uid)}/displayname", token=reg["access_token"])
     assert r.json == {"displayname": "Crash Test"}, r
     srv.login(name)
+
+
+def test_sigterm_with_stalled_client(make_server):
+    """SIGTERM is a clean shutdown (exit 0) within the contract's 10 s even
+    while a client sits on a half-sent request: a stalled peer must not be
+    able to hold the server up."""
+    srv = make_server()
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+    try:
+        sock.sendall(b"POST /_matrix/client/v3/login HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"type\":")
+        time.sleep(0.2)
+        started = time.monotonic()
+        problems = srv.stop(timeout=10)
+        assert not problems, problems
+        assert time.monotonic() - started < 10
+    finally:
+        sock.close()
 
 
 # --------------------------------------------------------------------------
