@@ -35,8 +35,11 @@
 #include "rooms/room_version.h"
 #include "rooms/state_map.h"
 
-#define STATE_RES_DEFAULT_MAX_EVENTS 50000
-#define STATE_RES_DEFAULT_MAX_STEPS  5000000
+/* Defaults sized for large public rooms (hundreds of thousands of state
+ * events) while keeping a hostile graph to seconds of CPU; callers with
+ * other needs set io->max_events / io->max_steps. */
+#define STATE_RES_DEFAULT_MAX_EVENTS 500000
+#define STATE_RES_DEFAULT_MAX_STEPS  20000000
 
 enum state_res_result {
     STATE_RES_OK = 0,

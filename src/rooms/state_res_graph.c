@@ -147,6 +147,10 @@ int sr_auth_load(struct sr_ctx *c, struct sr_ev *e)
         return sr_fail(c, STATE_RES_ERROR, "out of memory");
     e->n_auth = n;
     for (size_t i = 0; i < n; i++) {
+        /* Each entry is work even when cached: a hostile event may list
+         * the same ID a thousand times. */
+        if (sr_step(c) != 0)
+            return -1;
         /* Malformed entries are unknown events, like missing ones. */
         e->auth[i] = sr_get(c, json_string_value(json_array_get(ids, i)));
         if (c->err != 0)

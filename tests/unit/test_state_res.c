@@ -273,6 +273,40 @@ static void test_demotion_beats_kick(void **state)
     }
 }
 
+static void test_v12_empty_start_differs(void **state)
+{
+    (void)state;
+    for (size_t v = 0; v < 3; v++) {
+        struct dag d;
+        struct state_map *r;
+        dag_init(&d, versions[v]);
+        /* Both forks hold $DEMOTE (bob 50 -> 0): power levels are
+         * unconflicted. Fork 2 also holds $KICK, bob kicking charlie while
+         * citing the older $IPOWER (bob 50), sent concurrently with the
+         * demotion. Conflicted: (member, charlie) = {$IMC, $KICK}; $IMB and
+         * $IMC are in the auth difference. X = {$IMB, $IMC, $KICK}, in that
+         * order (auth edges).
+         * v10/v11 (step 2 "starting from the unconflicted state map"): the
+         * partial state already has $DEMOTE, so $KICK is checked with bob
+         * at 0 and dropped: charlie stays ($IMC).
+         * v12 (step 2 "starting from an empty state map"): no power levels
+         * in the partial state, so $KICK's own auth event $IPOWER is used
+         * (bob 50 >= kick 50 > charlie 0) and the kick stands; step 5 then
+         * restores $DEMOTE for the power levels. */
+        dag_add(&d, "$DEMOTE", "{'type':'m.room.power_levels','state_key':'',"
+                "'sender':'@alice:a.org','content':{'users':{ALICE '@bob:a.org':0}}}",
+                "$IMA,$IPOWER");
+        dag_add(&d, "$KICK", MEMBER("@charlie:a.org", "@bob:a.org", "leave"),
+                "$IPOWER,$IMB,$IMC");
+        r = resolve2(&d, "$IMA,$DEMOTE,$IJR,$IMB,$IMC", "$IMA,$DEMOTE,$IJR,$IMB,$KICK");
+        expect_id(&d, r, "m.room.power_levels", "", "$DEMOTE");
+        expect_id(&d, r, "m.room.member", "@charlie:a.org",
+                  d.rv->state_res == ROOM_STATE_RES_V2_1 ? "$KICK" : "$IMC");
+        state_map_free(r);
+        dag_fini(&d);
+    }
+}
+
 static void test_escalation_refused(void **state)
 {
     (void)state;
@@ -558,6 +592,48 @@ static void test_hostile_graph(void **state)
     dag_fini(&d);
 }
 
+static void test_large_room(void **state)
+{
+    (void)state;
+    for (size_t v = 0; v < 3; v++) {
+        struct dag d;
+        struct state_map *a, *b, *out = NULL;
+        const struct state_map *states[2];
+        struct state_res_io io = { .fetch_event = dag_fetch, .ctx = &d };
+        char id[32], member[160], why[128];
+        int n = 3000;
+
+        dag_init(&d, versions[v]);
+        /* n members in both forks (unconflicted), one conflicting topic
+         * and a ban on one side: the work stays proportional to the room. */
+        a = dag_state(&d, BASE);
+        for (int i = 0; i < n; i++) {
+            snprintf(id, sizeof id, "$M%d", i);
+            snprintf(member, sizeof member, "{'type':'m.room.member','state_key':"
+                     "'@u%d:a.org','sender':'@u%d:a.org','content':{'membership':'join'}}",
+                     i, i);
+            dag_add(&d, id, member, "$IJR,$IPOWER");
+            assert_int_equal(state_map_set_event(a, json_object_get(d.events, id)), 0);
+        }
+        b = state_map_copy(a);
+        dag_add(&d, "$BANU", MEMBER("@u7:a.org", "@alice:a.org", "ban"), "$IPOWER,$IMA,$M7");
+        dag_add(&d, "$TOP", "{'type':'m.room.topic','state_key':'','sender':'@bob:a.org',"
+                "'content':{'topic':'t'}}", "$IPOWER,$IMB");
+        assert_int_equal(state_map_set_event(a, json_object_get(d.events, "$BANU")), 0);
+        assert_int_equal(state_map_set_event(b, json_object_get(d.events, "$TOP")), 0);
+        states[0] = a;
+        states[1] = b;
+        assert_int_equal(state_res_resolve(d.rv, states, 2, &io, &out, why, sizeof why), 0);
+        assert_int_equal(state_map_count(out), 6 + n + 1);
+        expect_id(&d, out, "m.room.member", "@u7:a.org", "$BANU");
+        expect_id(&d, out, "m.room.topic", "", "$TOP");
+        state_map_free(out);
+        state_map_free(a);
+        state_map_free(b);
+        dag_fini(&d);
+    }
+}
+
 /* White-box: the v12 "conflicted state subgraph", "the union of all such
  * paths between any pair of events in the conflicted state set (including
  * endpoints)". Graph (arrows are auth_events edges):
@@ -617,6 +693,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ban_vs_join),
         cmocka_unit_test(test_demotion_beats_kick),
+        cmocka_unit_test(test_v12_empty_start_differs),
         cmocka_unit_test(test_escalation_refused),
         cmocka_unit_test(test_topic_by_timestamp),
         cmocka_unit_test(test_topic_by_mainline),
@@ -627,6 +704,7 @@ int main(void)
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_hostile_graph),
         cmocka_unit_test(test_subgraph_definition),
+        cmocka_unit_test(test_large_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
