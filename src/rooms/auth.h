@@ -97,6 +97,13 @@ int64_t auth_required_level_for_event(const struct room_version *rv,
 /* "ban", "kick", "redact" (default 50), "invite" (default 0), or any other
  * top-level integer of the power levels content (default 0). */
 int64_t auth_named_level(const struct state_map *auth_state, const char *name);
+/* "Handling redactions" (fragments/v3-handling-redactions.md): whether a
+ * redaction that passed the auth rules may be applied to `original`: the
+ * redaction's sender has at least the redact level, or its sender's
+ * domain is the original sender's domain. Both events must be known. */
+bool auth_redaction_applies(const struct room_version *rv,
+                            const struct state_map *auth_state,
+                            const json_t *redaction, const json_t *original);
 /* content.membership of user_id's m.room.member event, or NULL if none. */
 const char *auth_membership(const struct state_map *auth_state,
                             const char *user_id);

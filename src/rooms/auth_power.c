@@ -158,6 +158,26 @@ const char *auth_membership(const struct state_map *auth_state,
              : NULL;
 }
 
+bool auth_redaction_applies(const struct room_version *rv,
+                            const struct state_map *auth_state,
+                            const json_t *redaction, const json_t *original)
+{
+    const char *rs = json_string_value(json_object_get(redaction, "sender"));
+    const char *os = json_string_value(json_object_get(original, "sender"));
+    const char *rd = auth_id_domain(rs), *od = auth_id_domain(os);
+
+    if (rs == NULL || os == NULL)
+        return false;
+    /* "1. The power level of the redaction event's sender is greater than
+     * or equal to the redact level." */
+    if (auth_user_power_level(rv, auth_state, rs)
+        >= auth_named_level(auth_state, "redact"))
+        return true;
+    /* "2. The domain of the redaction event's sender matches that of the
+     * original event's sender." */
+    return rd != NULL && od != NULL && strcmp(rd, od) == 0;
+}
+
 /* Rules 9.1 to 9.3 (v12: 10.1 to 10.4): the shape of the new content. */
 static int pl_validate(const struct room_version *rv, const json_t *content,
                        const struct state_map *auth_state,

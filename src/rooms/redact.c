@@ -133,6 +133,19 @@ err:
     return NULL;
 }
 
+const char *event_redaction_target(const struct room_version *rv,
+                                   const json_t *event)
+{
+    const char *type = json_string_value(json_object_get(event, "type"));
+
+    if (rv == NULL || type == NULL || strcmp(type, "m.room.redaction") != 0)
+        return NULL;
+    if (rv->redacts_in_content)
+        return json_string_value(json_object_get(json_object_get(event, "content"),
+                                                 "redacts"));
+    return json_string_value(json_object_get(event, "redacts"));
+}
+
 char *event_compute_id(const struct room_version *rv, const json_t *event)
 {
     unsigned char hash[32];

@@ -24,6 +24,12 @@
 #include "rooms/room_version.h"
 
 json_t *event_redact(const struct room_version *rv, const json_t *event);
+/* The event ID an m.room.redaction targets, borrowed from the event:
+ * content.redacts from v11 on ("moved from a top-level event property to
+ * a property under the event content"), the top-level redacts in v10.
+ * NULL if absent, not a string, or the event is not a redaction. */
+const char *event_redaction_target(const struct room_version *rv,
+                                   const json_t *event);
 char *event_compute_id(const struct room_version *rv, const json_t *event);
 
 #endif

@@ -805,6 +805,31 @@ static void test_power_helpers(void **state)
     room_fini(&r);
 }
 
+static void test_redaction_applies(void **state)
+{
+    (void)state;
+    for (unsigned v = 0; v < 3; v++) {
+        struct room r;
+        json_t *red, *orig_same, *orig_other;
+        room_init(&r, room_version_get(version_ids[v]), true);
+        red = parse_q("{'type':'m.room.redaction','sender':'@bob:a.org','content':{}}");
+        orig_same = parse_q("{'type':'m.room.message','sender':'@x:a.org'}");
+        orig_other = parse_q("{'type':'m.room.message','sender':'@co:c.org'}");
+        /* v3-handling-redactions: bob (0 < redact 50) may redact events of
+         * his own server only; mod (50) may redact anyone's. */
+        assert_true(auth_redaction_applies(r.rv, r.state, red, orig_same));
+        assert_false(auth_redaction_applies(r.rv, r.state, red, orig_other));
+        json_object_set_new(red, "sender", json_string("@mod:a.org"));
+        assert_true(auth_redaction_applies(r.rv, r.state, red, orig_other));
+        json_object_set_new(red, "sender", json_integer(1));
+        assert_false(auth_redaction_applies(r.rv, r.state, red, orig_same));
+        json_decref(red);
+        json_decref(orig_same);
+        json_decref(orig_other);
+        room_fini(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -818,6 +843,7 @@ int main(void)
         cmocka_unit_test(test_selection),
         cmocka_unit_test(test_auth_events_check),
         cmocka_unit_test(test_power_helpers),
+        cmocka_unit_test(test_redaction_applies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -201,6 +201,25 @@ static void test_hostile_shapes(void **state)
     json_decref(v);
 }
 
+static void test_redaction_target(void **state)
+{
+    json_t *ev = parse("{\"type\":\"m.room.redaction\",\"redacts\":\"$top\","
+                       "\"content\":{\"redacts\":\"$inner\"}}");
+    json_t *msg = parse("{\"type\":\"m.room.message\",\"redacts\":\"$top\"}");
+    (void)state;
+
+    /* v11: "The redacts property of m.room.redaction events is moved from
+     * a top-level event property to a property under the event content." */
+    assert_string_equal(event_redaction_target(room_version_get("10"), ev), "$top");
+    assert_string_equal(event_redaction_target(room_version_get("11"), ev), "$inner");
+    assert_string_equal(event_redaction_target(room_version_get("12"), ev), "$inner");
+    json_object_del(json_object_get(ev, "content"), "redacts");
+    assert_null(event_redaction_target(room_version_get("12"), ev));
+    assert_null(event_redaction_target(room_version_get("10"), msg));
+    json_decref(ev);
+    json_decref(msg);
+}
+
 /* A realistic v11 create event: its ID is checked against a value
  * computed once with data/rooms/event_id.py. */
 static const char create_v11[] =
@@ -368,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_redaction_event),
         cmocka_unit_test(test_other_types),
         cmocka_unit_test(test_hostile_shapes),
+        cmocka_unit_test(test_redaction_target),
         cmocka_unit_test(test_event_id_known),
         cmocka_unit_test(test_event_id_content_not_hashed),
         cmocka_unit_test(test_event_id_crosscheck),
