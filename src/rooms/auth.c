@@ -218,14 +218,17 @@ static int check_room_binding(const struct room_version *rv, const json_t *ev,
     return rc;
 }
 
-/* The join_rule in force; with no m.room.join_rules event rooms behave as
- * "invite" (the C-S room creation always sends one; servers default to
- * invite-only, the safe reading of "Otherwise, reject"). */
+/* The join_rule in force. With no m.room.join_rules event, or one without
+ * a join_rule, rooms behave as "invite": the spec names no default, and
+ * this is what deployed servers (Synapse's event_auth) do, so state
+ * resolution agrees with theirs. A join_rule that is not a string is no
+ * rule and matches nothing. */
 static const char *join_rule_of(const struct room_version *rv,
                                 const struct state_map *s)
 {
     const json_t *jr = state_map_get(s, "m.room.join_rules", "");
-    const char *rule = jr ? content_str(jr, "join_rule") : "invite";
+    const json_t *v = json_object_get(json_object_get(jr, "content"), "join_rule");
+    const char *rule = v == NULL ? "invite" : json_string_value(v);
 
     if (rule == NULL)
         return "";

@@ -587,6 +587,16 @@ static void test_no_join_rules(void **state)
     expect(&r, MEMBER("@carol:c.org", "@carol:c.org", "join"), -1);
     room_put(&r, MEMBER("@carol:c.org", "@bob:a.org", "invite"));
     expect(&r, MEMBER("@carol:c.org", "@carol:c.org", "join"), 0);
+    /* Nor does a join rules event without a join_rule open it; one whose
+     * join_rule is not a string lets nobody in, invited or not. */
+    room_put(&r, "{'type':'m.room.join_rules','state_key':'','sender':'@admin:a.org',"
+             "'content':{}}");
+    expect(&r, MEMBER("@carol:c.org", "@carol:c.org", "join"), 0);
+    expect(&r, MEMBER("@dan:c.org", "@dan:c.org", "join"), -1);
+    room_put(&r, "{'type':'m.room.join_rules','state_key':'','sender':'@admin:a.org',"
+             "'content':{'join_rule':['public']}}");
+    expect(&r, MEMBER("@carol:c.org", "@carol:c.org", "join"), -1);
+    expect(&r, MEMBER("@dan:c.org", "@dan:c.org", "join"), -1);
     room_fini(&r);
 }
 
