@@ -688,6 +688,68 @@ static void test_subgraph_definition(void **state)
     dag_fini(&d);
 }
 
+/* state_map: the container state resolution and auth run on. */
+static void test_state_map(void **state)
+{
+    struct state_map *m = state_map_new(), *c;
+    struct state_map_iter it = { 0 };
+    json_t *e1 = json_pack("{s:s,s:s}", "type", "t", "state_key", ""),
+           *e2 = json_pack("{s:s,s:s}", "type", "t", "state_key", "k"),
+           *e3 = json_pack("{s:s}", "type", "no_state_key");
+    const char *type, *sk;
+    json_t *ev;
+    char *big = malloc(STATE_MAP_KEY_MAX + 2);
+    (void)state;
+
+    assert_non_null(m);
+    assert_int_equal(state_map_set_event(m, e1), 0);
+    assert_int_equal(state_map_set(m, "t", "k", e2), 0);
+    assert_int_equal(state_map_set_event(m, e3), -1);     /* not a state event */
+    assert_int_equal(state_map_set(m, NULL, "", e1), -1);
+    assert_int_equal(state_map_set(m, "t", "x", NULL), -1);
+    memset(big, 'a', STATE_MAP_KEY_MAX + 1);
+    big[STATE_MAP_KEY_MAX + 1] = '\0';
+    assert_int_equal(state_map_set(m, "t", big, e1), -1);  /* oversized key */
+    assert_null(state_map_get(m, "t", big));
+    assert_int_equal(state_map_count(m), 2);
+    /* The map holds its own references. */
+    assert_int_equal(e1->refcount, 2);
+    /* (type, state_key) is a pair: "t","k" is not "tk","" nor "t\0k". */
+    assert_ptr_equal(state_map_get(m, "t", "k"), e2);
+    assert_null(state_map_get(m, "tk", ""));
+    assert_null(state_map_get(m, "t", "K"));
+    /* Replacing keeps the place and swaps the reference. */
+    assert_int_equal(state_map_set(m, "t", "", e2), 0);
+    assert_int_equal(e1->refcount, 1);
+    assert_true(state_map_next(m, &it, &type, &sk, &ev));
+    assert_string_equal(type, "t");
+    assert_string_equal(sk, "");
+    assert_ptr_equal(ev, e2);
+    assert_true(state_map_next(m, &it, &type, &sk, NULL));
+    assert_string_equal(sk, "k");
+    assert_false(state_map_next(m, &it, NULL, NULL, NULL));
+    /* A copy shares the events but not the entries. */
+    c = state_map_copy(m);
+    assert_non_null(c);
+    state_map_remove(m, "t", "k");
+    state_map_remove(m, "t", "absent");
+    assert_int_equal(state_map_count(m), 1);
+    assert_int_equal(state_map_count(c), 2);
+    assert_ptr_equal(state_map_get(c, "t", "k"), e2);
+    state_map_free(c);
+    state_map_free(m);
+    assert_int_equal(e2->refcount, 1);
+    /* NULL maps are empty. */
+    assert_int_equal(state_map_count(NULL), 0);
+    assert_null(state_map_get(NULL, "t", ""));
+    assert_null(state_map_copy(NULL));
+    state_map_free(NULL);
+    free(big);
+    json_decref(e1);
+    json_decref(e2);
+    json_decref(e3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -705,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_hostile_graph),
         cmocka_unit_test(test_subgraph_definition),
         cmocka_unit_test(test_large_room),
+        cmocka_unit_test(test_state_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
