@@ -178,3 +178,18 @@ out:
     json_decref(redacted);
     return id;
 }
+
+char *event_room_id_from_create(const struct room_version *rv,
+                                const json_t *create)
+{
+    const char *type = json_string_value(json_object_get(create, "type"));
+    char *id;
+
+    if (rv == NULL || !rv->room_id_from_create || type == NULL
+        || strcmp(type, "m.room.create") != 0)
+        return NULL;
+    id = event_compute_id(rv, create);
+    if (id != NULL)
+        id[0] = '!'; /* "the event ID of the event with sigil ! instead of $" */
+    return id;
+}

@@ -31,5 +31,11 @@ json_t *event_redact(const struct room_version *rv, const json_t *event);
 const char *event_redaction_target(const struct room_version *rv,
                                    const json_t *event);
 char *event_compute_id(const struct room_version *rv, const json_t *event);
+/* v12 (rooms/v12.md, auth rule 2): the room ID of the room an m.room.create
+ * event creates, "!" + its event ID without "$". malloc'd, caller frees;
+ * NULL if the version does not derive room IDs from the create event, the
+ * event is not an m.room.create, or on failure. */
+char *event_room_id_from_create(const struct room_version *rv,
+                                const json_t *create);
 
 #endif

@@ -297,6 +297,31 @@ static void test_event_id_known(void **state)
     json_decref(ev);
 }
 
+static void test_room_id_from_create(void **state)
+{
+    json_t *ev = parse("{\"type\":\"m.room.create\",\"state_key\":\"\","
+                       "\"sender\":\"@a:x.org\",\"content\":{\"room_version\":\"12\"},"
+                       "\"depth\":1,\"prev_events\":[],\"auth_events\":[],"
+                       "\"origin_server_ts\":1}");
+    char *id = event_compute_id(room_version_get("12"), ev);
+    char *room = event_room_id_from_create(room_version_get("12"), ev);
+    (void)state;
+
+    /* v12 rule 2: "The room ID is the event ID of the event with sigil !
+     * instead of $." */
+    assert_non_null(room);
+    assert_int_equal(room[0], '!');
+    assert_string_equal(room + 1, id + 1);
+    free(room);
+    free(id);
+    /* Older versions allocate room IDs with a domain; non-create events
+     * have no room to create. */
+    assert_null(event_room_id_from_create(room_version_get("11"), ev));
+    json_object_set_new(ev, "type", json_string("m.room.message"));
+    assert_null(event_room_id_from_create(room_version_get("12"), ev));
+    json_decref(ev);
+}
+
 static void test_event_id_content_not_hashed(void **state)
 {
     json_t *a = parse("{\"type\":\"m.room.message\",\"content\":{\"body\":\"a\"},"
@@ -428,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_redact_out_of_memory),
         cmocka_unit_test(test_event_id_known),
         cmocka_unit_test(test_event_id_content_not_hashed),
+        cmocka_unit_test(test_room_id_from_create),
         cmocka_unit_test(test_event_id_crosscheck),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
