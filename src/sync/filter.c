@@ -30,7 +30,8 @@ struct event_filter_part {
 
 /* One event_fields entry, already split at unescaped dots. */
 struct field_path {
-    char **segs;
+    char *buf;   /* the segments, NUL-separated */
+    char **segs; /* n pointers into buf */
     size_t n;
 };
 
@@ -107,6 +108,8 @@ static void part_clear(struct event_filter_part *p)
     *p = part_default;
 }
 
+static size_t field_path_count(const char *s);
+
 /* The kind-specific rule for one list entry; NULL if fine, else the reason. */
 static const char *entry_check(enum entry_kind kind, const char *s, size_t len)
 {
@@ -122,7 +125,12 @@ static const char *entry_check(enum entry_kind kind, const char *s, size_t len)
          * would refuse valid rooms. */
         return len >= 2 && len <= FILTER_ENTRY_MAX_LEN && s[0] == '!' ? NULL : "not a room ID";
     case ENTRY_FIELD:
-        return len == 0 ? "empty path" : len > FILTER_FIELD_MAX_LEN ? "path too long" : NULL;
+        if (len == 0)
+            return "empty path";
+        if (len > FILTER_FIELD_MAX_LEN)
+            return "path too long";
+        /* bounds the work and memory a path of dots alone would cost */
+        return field_path_count(s) > FILTER_FIELD_MAX_SEGS ? "too many segments" : NULL;
     }
     return "unknown";
 }
@@ -250,53 +258,56 @@ static int part_parse(const json_t *obj, const char *where, enum part_schema sch
     return 0;
 }
 
-/* Split one event_fields path (appendices "Dot-separated property paths")
- * into segments. "\." and "\\" are the only escapes; any other backslash is
- * literal, as the spec asks ("a \x would be treated as a literal backslash
- * followed by 'x'"). */
-static int field_path_split(const char *s, struct field_path *out)
+/* Segments in one event_fields path (appendices "Dot-separated property
+ * paths"): unescaped dots plus one. "\." and "\\" are the only escapes; any
+ * other backslash is literal, as the spec asks ("a \x would be treated as a
+ * literal backslash followed by 'x'"). */
+static size_t field_path_count(const char *s)
 {
-    size_t len = strlen(s), nseg = 1, i, k;
-    char *buf = NULL;
+    size_t n = 1;
 
-    for (i = 0; i < len; i++) {
+    for (size_t i = 0; s[i] != '\0'; i++) {
         if (s[i] == '\\' && (s[i + 1] == '.' || s[i + 1] == '\\'))
             i++;
         else if (s[i] == '.')
-            nseg++;
+            n++;
     }
+    return n;
+}
+
+/* Split a path into segments, unescaped, held in one buffer. On failure out
+ * may hold a partial result: fields_free releases it. */
+static int field_path_split(const char *s, struct field_path *out)
+{
+    size_t len = strlen(s), nseg = field_path_count(s), k = 0;
+    int rc = -1;
+
+    /* unescaping only shortens, so len + 1 bytes hold every segment */
+    out->buf = malloc(len + 1);
     out->segs = calloc(nseg, sizeof *out->segs);
-    if (out->segs == NULL)
-        return -1;
-    /* each segment is at most len bytes; build it in buf then copy */
-    buf = malloc(len + 1);
-    if (buf == NULL)
-        return -1;
-    for (i = 0, k = 0;; i++) {
-        if (i == len || s[i] == '.') {
-            buf[k] = '\0';
-            out->segs[out->n] = strdup(buf);
-            if (out->segs[out->n] == NULL)
-                break;
-            out->n++;
-            if (i == len)
-                break;
-            k = 0;
+    if (out->buf == NULL || out->segs == NULL)
+        goto out;
+    out->segs[out->n++] = out->buf;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '.') {
+            out->buf[k++] = '\0';
+            out->segs[out->n++] = out->buf + k;
             continue;
         }
         if (s[i] == '\\' && (s[i + 1] == '.' || s[i + 1] == '\\'))
             i++;
-        buf[k++] = s[i];
+        out->buf[k++] = s[i];
     }
-    free(buf);
-    return out->n == nseg ? 0 : -1;
+    out->buf[k] = '\0';
+    rc = 0;
+out:
+    return rc;
 }
 
 static void fields_free(struct sync_filter *f)
 {
     for (size_t i = 0; i < f->n_fields; i++) {
-        for (size_t j = 0; j < f->fields[i].n; j++)
-            free(f->fields[i].segs[j]);
+        free(f->fields[i].buf);
         free(f->fields[i].segs);
     }
     free(f->fields);
@@ -717,7 +728,8 @@ bool filter_part_lazy_load_members(const struct event_filter_part *p)
 
 bool filter_part_include_redundant_members(const struct event_filter_part *p)
 {
-    return p != NULL && p->include_redundant_members;
+    /* room_event_filter.yaml: "Does not apply unless lazy_load_members is true" */
+    return p != NULL && p->lazy_load_members && p->include_redundant_members;
 }
 
 int filter_timeline_limit(const struct sync_filter *f)

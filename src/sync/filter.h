@@ -60,6 +60,7 @@
 #define FILTER_LIST_MAX           1000  /* entries per list (types, rooms, event_fields...) */
 #define FILTER_ENTRY_MAX_LEN      255   /* bytes per type, user ID, room ID: the spec's bound on IDs and types */
 #define FILTER_FIELD_MAX_LEN      1024  /* bytes per event_fields path */
+#define FILTER_FIELD_MAX_SEGS     64    /* dot-separated segments per event_fields path */
 #define FILTER_LIMIT_DEFAULT      10    /* Synapse's default */
 #define FILTER_LIMIT_MAX          1000
 #define FILTER_TIMELINE_LIMIT_MAX 100   /* Synapse's filter_timeline_limit default */
@@ -152,6 +153,9 @@ bool filter_part_blocks_all(const struct event_filter_part *p);
 /* The part's limit, clamped, or FILTER_LIMIT_DEFAULT if absent. */
 int filter_part_limit(const struct event_filter_part *p);
 bool filter_part_lazy_load_members(const struct event_filter_part *p);
+/* False unless lazy_load_members is also true (room_event_filter.yaml:
+ * include_redundant_members "Does not apply unless lazy_load_members is
+ * true"). */
 bool filter_part_include_redundant_members(const struct event_filter_part *p);
 
 /* room.timeline.limit, at most FILTER_TIMELINE_LIMIT_MAX. */

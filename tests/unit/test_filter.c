@@ -382,6 +382,38 @@ static void test_schema_bounds(void **state)
     assert_null(filter_parse_ex(flt, &code, err, sizeof err));
     assert_int_equal(code, FILTER_ERR_INVALID_PARAM);
     json_decref(flt);
+
+    /* and up to FILTER_FIELD_MAX_SEGS segments: "a.a.a...". Escaped dots
+     * ("a\\.") do not separate, so they do not count. */
+    for (int segs = FILTER_FIELD_MAX_SEGS; segs <= FILTER_FIELD_MAX_SEGS + 1; segs++) {
+        size_t k = 0;
+
+        for (int i = 0; i < segs; i++) {
+            if (i > 0)
+                big[k++] = '.';
+            big[k++] = 'a';
+        }
+        big[k] = '\0';
+        flt = json_pack("{s:[s,s]}", "event_fields", "type", big);
+        f = filter_parse_ex(flt, &code, err, sizeof err);
+        if (segs == FILTER_FIELD_MAX_SEGS) {
+            assert_non_null(f);
+            filter_free(f);
+        } else {
+            assert_null(f);
+            assert_int_equal(code, FILTER_ERR_INVALID_PARAM);
+            assert_non_null(strstr(err, "event_fields[1]"));
+        }
+        json_decref(flt);
+    }
+    for (int i = 0; i < 300; i++)
+        memcpy(big + 3 * i, "a\\.", 3);
+    big[900] = '\0';
+    flt = json_pack("{s:[s]}", "event_fields", big);
+    f = filter_parse(flt, err, sizeof err);
+    assert_non_null(f);
+    filter_free(f);
+    json_decref(flt);
 }
 
 /* The schema allows additional properties; EventFilter (presence, global
@@ -662,6 +694,13 @@ static void test_flags(void **state)
     assert_false(filter_include_leave(f));
     assert_false(filter_unread_thread_notifications(f));
     assert_int_equal(filter_event_format(f), FILTER_FORMAT_CLIENT);
+    filter_free(f);
+
+    /* include_redundant_members "Does not apply unless lazy_load_members is
+     * true" (room_event_filter.yaml) */
+    f = filter_ok("{\"room\":{\"state\":{\"include_redundant_members\":true}}}");
+    assert_false(filter_lazy_load_members(f));
+    assert_false(filter_include_redundant_members(f));
     filter_free(f);
 }
 
