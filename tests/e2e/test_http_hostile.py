@@ -11,6 +11,7 @@ import http.client
 import json
 import re
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -107,7 +108,7 @@ def test_unknown_endpoint(server, path):
 @pytest.mark.parametrize("method,endpoint", [
     ("PUT", "login"), ("DELETE", "login"), ("GET", "logout"),
     ("DELETE", "account/whoami"), ("POST", "account/whoami"), ("GET", "register"),
-    ("PUT", "refresh"),
+    ("PUT", "refresh"), ("PATCH", "login"), ("PATCH", "account/password"),
 ])
 def test_wrong_method(server, method, endpoint):
     """M_UNRECOGNIZED: "... or a 405 HTTP status code if the endpoint is
@@ -592,6 +593,23 @@ def test_register_weak_password(server):
     assert_error(r, 400, "M_WEAK_PASSWORD")
 
 
+def test_register_guest(server):
+    """POST /register?kind=guest: a server may refuse guests ("This response
+    can be used to identify that a particular kind of account is not
+    allowed": 403 with M_FORBIDDEN, the spec's example, or the more precise
+    M_GUEST_ACCESS_FORBIDDEN) or create one, which whoami then reports as
+    is_guest true."""
+    r = server.client("POST", "register?kind=guest", {"initial_device_display_name": "g"})
+    if r.status == 200:
+        who = server.whoami(r.json["access_token"])
+        assert who.status == 200 and who.json.get("is_guest") is True, who
+    else:
+        assert_error(r, 403, ("M_FORBIDDEN", "M_GUEST_ACCESS_FORBIDDEN"))
+    r = server.client("POST", "register?kind=superuser", {"username": unique_name(),
+                                                          "password": PASSWORD})
+    assert 400 <= r.status < 500, r
+
+
 def test_register_available(server):
     """GET /register/available: 200 {available: true}; 400 M_USER_IN_USE;
     400 M_INVALID_USERNAME."""
@@ -684,6 +702,23 @@ def test_password_change_keep_devices(server):
     server.login(name, "new password 1")
 
 
+def test_password_change_weak(server):
+    """Password management: "Servers MAY reject weak passwords with an error
+    code M_WEAK_PASSWORD" - chappe applies password_min_length here too."""
+    name = unique_name()
+    reg = server.register(name)
+    first = server.client("POST", "account/password", {"new_password": "short"},
+                          token=reg["access_token"])
+    r = first
+    if first.status == 401:
+        r = server.client("POST", "account/password", {
+            "new_password": "short",
+            "auth": password_auth(name, PASSWORD, first.json.get("session"))},
+            token=reg["access_token"])
+    assert_error(r, 400, "M_WEAK_PASSWORD")
+    server.login(name, PASSWORD)
+
+
 def test_password_change_missing_new_password(server):
     """new_password is required."""
     name = unique_name()
@@ -743,6 +778,79 @@ def test_delete_other_users_device_has_no_effect(server):
                          token=b["access_token"]).status == 200
 
 
+def test_rename_device_without_name_keeps_it(server):
+    """PUT /devices/{deviceId} display_name: "If not given, the display name
+    is unchanged"."""
+    reg = server.register(unique_name(), initial_device_display_name="keep me")
+    dev = f"devices/{reg['device_id']}"
+    r = server.client("PUT", dev, {}, token=reg["access_token"])
+    assert r.status == 200, r
+    r = server.client("GET", dev, token=reg["access_token"])
+    assert r.status == 200 and r.json.get("display_name") == "keep me", r
+    r = server.client("PUT", dev, {"display_name": 12}, token=reg["access_token"])
+    assert_error(r, 400, "M_BAD_JSON")
+
+
+def test_delete_device_twice(server):
+    """DELETE /devices/{deviceId} 200: "The device was successfully removed,
+    or had been removed previously"; the same for POST /delete_devices."""
+    name = unique_name()
+    reg = server.register(name)
+    other = server.login(name)
+    for _ in range(2):
+        r = server.uia("DELETE", f"devices/{other['device_id']}", {}, reg["access_token"], name)
+        assert r.status == 200, r
+        r = server.uia("POST", "delete_devices", {"devices": [other["device_id"]]},
+                       reg["access_token"], name)
+        assert r.status == 200, r
+    r = server.uia("POST", "delete_devices", {"devices": []}, reg["access_token"], name)
+    assert r.status == 200, r
+    assert server.whoami(reg["access_token"]).status == 200
+
+
+def test_device_id_of_another_user(server):
+    """A device ID is scoped to its user: Bob logging in (or registering)
+    with Alice's device ID gets his own device and leaves Alice's session and
+    device alone."""
+    alice = server.register(unique_name("alice"), initial_device_display_name="alice phone")
+    bob = unique_name("bob")
+    server.register(bob)
+    r = server.login(bob, device_id=alice["device_id"], initial_device_display_name="bob's")
+    assert r["device_id"] == alice["device_id"]
+    assert server.whoami(r["access_token"]).json["user_id"] == mxid(bob)
+    who = server.whoami(alice["access_token"])
+    assert who.status == 200 and who.json["user_id"] == alice["user_id"], who
+    dev = server.client("GET", f"devices/{alice['device_id']}", token=alice["access_token"])
+    assert dev.status == 200 and dev.json.get("display_name") == "alice phone", dev
+    carol = server.register(unique_name("carol"), device_id=alice["device_id"])
+    assert server.whoami(carol["access_token"]).json["user_id"] == carol["user_id"]
+    assert server.whoami(alice["access_token"]).status == 200
+
+
+@pytest.mark.parametrize("field,value", [
+    ("device_id", "D" * 10000), ("device_id", ""), ("device_id", "bad\u0001id"),
+    ("initial_device_display_name", "n" * 200000),
+], ids=["long-device-id", "empty-device-id", "control-char-device-id", "long-display-name"])
+def test_hostile_device_fields(server, field, value):
+    """Oversized or odd device fields are refused (400) or stored and echoed
+    faithfully (200) - never a crash or a 500."""
+    name = unique_name()
+    server.register(name)
+    body = _login_body(name, **{field: value})
+    r = server.client("POST", "login", body)
+    assert r.status in (200, 400), r
+    if r.status == 200:
+        if field == "device_id" and value:
+            assert r.json["device_id"] == value
+        got = server.client("GET", f"devices/{r.json['device_id']}",
+                            token=r.json["access_token"])
+        assert got.status == 200, got
+        if field == "initial_device_display_name":
+            assert got.json.get("display_name") == value
+    else:
+        assert ERRCODE_RE.match(r.errcode or ""), r
+
+
 def test_delete_devices_bad_body(server):
     """POST /delete_devices: `devices` is required and must be a list."""
     name = unique_name()
@@ -759,6 +867,19 @@ def test_delete_devices_bad_body(server):
 # --------------------------------------------------------------------------
 # Profiles
 # --------------------------------------------------------------------------
+
+def test_profile_missing_key(server):
+    """PUT /profile/{userId}/{keyName} 400 M_MISSING_PARAM: "The required
+    keyName property is missing from the request body" (M_BAD_JSON, "missing
+    required keys", also fits)."""
+    reg = server.register(unique_name())
+    base = f"profile/{user_path(reg['user_id'])}"
+    for key, body in (("displayname", {}), ("displayname", {"avatar_url": "mxc://a/b"}),
+                      ("avatar_url", {"displayname": "x"})):
+        r = server.client("PUT", f"{base}/{key}", body, token=reg["access_token"])
+        assert r.status == 400, (key, body, r)
+        assert r.errcode in ("M_MISSING_PARAM", "M_BAD_JSON"), (key, body, r)
+
 
 def test_profile_of_someone_else_forbidden(server):
     """PUT /profile/{userId}/{keyName} 403: "insufficient permissions"."""
@@ -999,6 +1120,51 @@ def test_r0_prefix_equivalence(server):
     r = server.client("POST", "logout", None, token=tok, prefix="r0")
     assert r.status == 200, r
     assert_error(server.whoami(tok), 401, "M_UNKNOWN_TOKEN")
+
+
+# --------------------------------------------------------------------------
+# Concurrency
+# --------------------------------------------------------------------------
+
+def test_concurrent_registration_same_name(server):
+    """Racing registrations of one username: exactly one account, the others
+    get M_USER_IN_USE (never a 500 or two owners)."""
+    name = unique_name("race")
+
+    def attempt(_):
+        body = {"username": name, "password": PASSWORD, "auth": {"type": "m.login.dummy"}}
+        first = server.client("POST", "register", {"username": name, "password": PASSWORD})
+        if first.status == 401:
+            body["auth"]["session"] = first.json["session"]
+        return server.client("POST", "register", body)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(attempt, range(8)))
+    ok = [r for r in results if r.status == 200]
+    assert len(ok) == 1, results
+    for r in results:
+        if r.status != 200:
+            assert_error(r, 400, "M_USER_IN_USE")
+
+
+def test_concurrent_sessions(server):
+    """Many clients at once: every login gets its own device and token."""
+    name = unique_name("busy")
+    server.register(name)
+
+    def session(i):
+        login = server.login(name, initial_device_display_name=f"dev{i}")
+        who = server.whoami(login["access_token"])
+        assert who.status == 200, who
+        return login["device_id"], login["access_token"], who.json["device_id"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(session, range(24)))
+    assert len({d for d, _, _ in results}) == 24
+    assert len({t for _, t, _ in results}) == 24
+    assert all(d == w for d, _, w in results)
+    devs = server.client("GET", "devices", token=results[0][1]).json["devices"]
+    assert {d for d, _, _ in results} <= {d["device_id"] for d in devs}
 
 
 # --------------------------------------------------------------------------
