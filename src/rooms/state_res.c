@@ -377,6 +377,8 @@ static int sr_mainline_positions(struct sr_run *r)
             return -1;
         p->mainline_idx = i++;
     }
+    if (r->c.err != 0)
+        return -1;
     for (size_t k = 0; k < r->rest.n; k++) {
         struct sr_ev *e = r->rest.v[k];
         e->pos = SR_POS_NONE;
@@ -500,7 +502,7 @@ int state_res_resolve(const struct room_version *rv,
     }
     if (sr_split(&r, states, n_states) != 0
         || sr_full_set(&r, states, n_states) != 0
-        || sr_steps(&r) != 0)
+        || sr_steps(&r) != 0 || r.c.err != 0)
         goto done;
     *out = r.resolved;
     r.resolved = NULL;
