@@ -307,6 +307,37 @@ static void test_v12_empty_start_differs(void **state)
     }
 }
 
+static void test_power_order_beats_timestamp(void **state)
+{
+    (void)state;
+    for (size_t v = 0; v < 3; v++) {
+        struct dag d;
+        struct state_map *r;
+        dag_init(&d, versions[v]);
+        /* Concurrent join rules: alice's ($JRA, "invite", ts 900) and bob's
+         * ($JRB, "knock", ts 100; bob has 50 = state_default). $TB, in both
+         * forks, cites bob's membership so both auth chains hold $IMB and
+         * the full conflicted set is just {$JRA, $JRB}, with no auth edge
+         * between them. Reverse topological power ordering puts the
+         * greater power first: $JRA (alice 100, or infinite in v12) before
+         * $JRB (bob 50), despite the timestamps. Both pass, so the later
+         * one applied, bob's "knock", is the result. Ordering by timestamp
+         * alone would have given alice's. */
+        dag_add(&d, "$TB", "{'type':'m.room.topic','state_key':'','sender':'@bob:a.org',"
+                "'content':{'topic':'t'}}", "$IPOWER,$IMB");
+        dag_add_ts(&d, "$JRA", "{'type':'m.room.join_rules','state_key':'',"
+                   "'sender':'@alice:a.org','content':{'join_rule':'invite'}}",
+                   "$IMA,$IPOWER", 900);
+        dag_add_ts(&d, "$JRB", "{'type':'m.room.join_rules','state_key':'',"
+                   "'sender':'@bob:a.org','content':{'join_rule':'knock'}}",
+                   "$IMB,$IPOWER", 100);
+        r = resolve2(&d, "$IMA,$IPOWER,$JRA,$IMB,$IMC,$TB", "$IMA,$IPOWER,$JRB,$IMB,$IMC,$TB");
+        expect_id(&d, r, "m.room.join_rules", "", "$JRB");
+        state_map_free(r);
+        dag_fini(&d);
+    }
+}
+
 static void test_escalation_refused(void **state)
 {
     (void)state;
@@ -756,6 +787,7 @@ int main(void)
         cmocka_unit_test(test_ban_vs_join),
         cmocka_unit_test(test_demotion_beats_kick),
         cmocka_unit_test(test_v12_empty_start_differs),
+        cmocka_unit_test(test_power_order_beats_timestamp),
         cmocka_unit_test(test_escalation_refused),
         cmocka_unit_test(test_topic_by_timestamp),
         cmocka_unit_test(test_topic_by_mainline),
