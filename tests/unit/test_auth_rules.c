@@ -840,6 +840,115 @@ static void test_redaction_applies(void **state)
     }
 }
 
+/* Values a hostile server may put anywhere. */
+static json_t *hostile_value(int k)
+{
+    switch (k) {
+    case 0: return json_null();
+    case 1: return json_integer(-1);
+    case 2: return json_string("");
+    case 3: return json_array();
+    case 4: return json_object();
+    case 5: return json_real(1.5);
+    case 6: return json_true();
+    case 7: return json_string("@");
+    default: return json_integer(9007199254740993LL);
+    }
+}
+#define HOSTILE_VALUES 9
+
+/* Replace each top-level and content member of ev in turn by each hostile
+ * value (and delete it), checking under state s: any answer, no crash. */
+static size_t mutate_and_check(const struct room *r, const json_t *ev)
+{
+    const char *key;
+    json_t *v, *content = json_object_get(ev, "content");
+    size_t n = 0;
+    char why[64];
+
+    for (int where = 0; where < 2; where++) {
+        const json_t *obj = where == 0 ? ev : content;
+        if (!json_is_object(obj))
+            continue;
+        json_object_foreach((json_t *)obj, key, v) {
+            for (int k = -1; k < HOSTILE_VALUES; k++) {
+                json_t *copy = json_deep_copy(ev);
+                json_t *target = where == 0 ? copy : json_object_get(copy, "content");
+                struct auth_key keys[AUTH_SELECTION_MAX];
+                size_t nk;
+                if (k < 0)
+                    json_object_del(target, key);
+                else
+                    json_object_set_new(target, key, hostile_value(k));
+                (void)auth_check_event(r->rv, copy, r->state, why, sizeof why);
+                (void)auth_events_selection(r->rv, copy, keys, &nk);
+                json_decref(event_redact(r->rv, copy));
+                json_decref(copy);
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
+static void test_hostile_mutations(void **state)
+{
+    size_t n = 0;
+    (void)state;
+
+    for (unsigned v = 0; v < 3; v++) {
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            struct room r;
+            json_t *ev;
+            room_init(&r, room_version_get(version_ids[v]), true);
+            for (size_t j = 0; j < 4 && cases[i].state[j] != NULL; j++)
+                room_put(&r, cases[i].state[j]);
+            ev = parse_q(cases[i].event);
+            event_complete(&r, ev);
+            n += mutate_and_check(&r, ev);
+            json_decref(ev);
+            room_fini(&r);
+        }
+        /* Hostile state: each member of the power levels, join rules and
+         * create content broken in turn, then every table event checked. */
+        for (int k = 0; k < HOSTILE_VALUES; k++) {
+            static const char *const fields[][2] = {
+                { "m.room.power_levels", "users" }, { "m.room.power_levels", "users_default" },
+                { "m.room.power_levels", "events" }, { "m.room.power_levels", "ban" },
+                { "m.room.power_levels", "content" }, { "m.room.join_rules", "join_rule" },
+                { "m.room.create", "additional_creators" }, { "m.room.create", "creator" },
+                { "m.room.member", "membership" },
+            };
+            for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+                struct room r;
+                json_t *se, *copy;
+                const char *sk = strcmp(fields[f][0], "m.room.member") == 0 ? "@mod:a.org" : "";
+                room_init(&r, room_version_get(version_ids[v]), true);
+                se = state_map_get(r.state, fields[f][0], sk);
+                copy = json_deep_copy(se);
+                if (strcmp(fields[f][1], "content") == 0)
+                    json_object_set_new(copy, "content", hostile_value(k));
+                else
+                    json_object_set_new(json_object_get(copy, "content"), fields[f][1],
+                                        hostile_value(k));
+                assert_int_equal(state_map_set(r.state, fields[f][0], sk, copy), 0);
+                json_decref(copy);
+                for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                    json_t *ev = parse_q(cases[i].event);
+                    char why[64];
+                    event_complete(&r, ev);
+                    (void)auth_check_event(r.rv, ev, r.state, why, sizeof why);
+                    (void)auth_user_power_level(r.rv, r.state, "@mod:a.org");
+                    json_decref(ev);
+                    n++;
+                }
+                room_fini(&r);
+            }
+        }
+    }
+    print_message("%zu hostile checks\n", n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -854,6 +963,7 @@ int main(void)
         cmocka_unit_test(test_auth_events_check),
         cmocka_unit_test(test_power_helpers),
         cmocka_unit_test(test_redaction_applies),
+        cmocka_unit_test(test_hostile_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
