@@ -20,6 +20,8 @@ struct ratelimiter;
 struct signing_key;
 struct uia_sessions;
 struct nonces;
+struct notifier;
+struct events_ctx;
 
 struct app {
 	const struct config *cfg;
@@ -28,6 +30,8 @@ struct app {
 	const struct signing_key *signing_key;
 	struct uia_sessions *uia;
 	struct nonces *reg_nonces;   /* shared-secret registration */
+	struct notifier *notifier;   /* wakes parked /sync requests */
+	struct events_ctx *events;   /* the event pipeline and room cache */
 };
 
 /* The whole route table (src/api/routes.c). */

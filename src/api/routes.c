@@ -47,6 +47,42 @@ const struct route api_routes[] = {
 	ROW(PFX_CLIENT, HTTP_PUT, "/profile/{userId}/displayname", api_profile_field_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_GET, "/profile/{userId}/avatar_url", api_profile_field_get, AUTH_OPTIONAL, RL_CLIENT, LEDGER_PROFILE),
 	ROW(PFX_CLIENT, HTTP_PUT, "/profile/{userId}/avatar_url", api_profile_field_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+
+	/* sync and filters */
+	ROW(PFX_CLIENT, HTTP_GET, "/sync", api_sync, AUTH_REQUIRED, RL_CLIENT, LEDGER_SYNC),
+	ROW(PFX_CLIENT, HTTP_POST, "/user/{userId}/filter", api_filter_post, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/user/{userId}/filter/{filterId}", api_filter_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+
+	/* account data */
+	ROW(PFX_CLIENT, HTTP_PUT, "/user/{userId}/account_data/{type}", api_account_data_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/user/{userId}/account_data/{type}", api_account_data_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_PUT, "/user/{userId}/rooms/{roomId}/account_data/{type}", api_account_data_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/user/{userId}/rooms/{roomId}/account_data/{type}", api_account_data_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+
+	/* rooms: creation and membership */
+	ROW(PFX_CLIENT, HTTP_POST, "/createRoom", api_create_room, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/join", api_room_join, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_POST, "/join/{roomIdOrAlias}", api_room_join, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_POST, "/knock/{roomIdOrAlias}", api_room_knock, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/leave", api_room_leave, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/invite", api_room_invite, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/kick", api_room_kick, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/ban", api_room_ban, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/unban", api_room_unban, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/joined_rooms", api_joined_rooms, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+
+	/* rooms: events and state */
+	ROW(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/send/{eventType}/{txnId}", api_room_send, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/state/{eventType}/{stateKey}", api_room_state_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/state/{eventType}", api_room_state_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/redact/{eventId}/{txnId}", api_room_redact, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/state", api_room_state_all, AUTH_REQUIRED, RL_CLIENT, LEDGER_STATE),
+	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/state/{eventType}/{stateKey}", api_room_state_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_STATE),
+	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/state/{eventType}", api_room_state_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_STATE),
+	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/event/{eventId}", api_room_event_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_EVENT),
+	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/members", api_room_members, AUTH_REQUIRED, RL_CLIENT, LEDGER_MEMBERS),
+	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/joined_members", api_room_joined_members, AUTH_REQUIRED, RL_CLIENT, LEDGER_MEMBERS),
+	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/messages", api_room_messages, AUTH_REQUIRED, RL_CLIENT, LEDGER_MESSAGES),
 };
 
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);

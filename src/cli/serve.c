@@ -13,12 +13,14 @@
 #include "api/client/uia.h"
 #include "cli/cli.h"
 #include "config/config.h"
+#include "events/events.h"
 #include "http/ratelimit.h"
 #include "http/server.h"
 #include "json/sign.h"
 #include "security/nonces.h"
 #include "security/secrets.h"
 #include "store/store.h"
+#include "sync/notifier.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -248,6 +250,7 @@ int cli_serve(int argc, char **argv)
 	struct config cfg;
 	struct signing_key key;
 	struct app app = { 0 };
+	struct events_ctx events = { 0 };
 	struct http_server *srv = NULL;
 	enum log_level lvl = LOG_INFO;
 	sigset_t set;
@@ -277,7 +280,15 @@ int cli_serve(int argc, char **argv)
 	app.ratelimiter = ratelimiter_new();
 	app.uia = uia_sessions_new();
 	app.reg_nonces = nonces_new(60 * 1000, 10000);
-	if (!app.ratelimiter || !app.uia || !app.reg_nonces || !(srv = serve_http(&app, &cfg)))
+	app.notifier = notifier_new();
+	events.store = app.store;
+	events.cfg = &cfg;
+	events.key = &key;
+	events.notifier = app.notifier;
+	events.cache = room_cache_new();
+	app.events = &events;
+	if (!app.ratelimiter || !app.uia || !app.reg_nonces || !app.notifier || !events.cache ||
+	    !(srv = serve_http(&app, &cfg)))
 		goto out;
 	hint = a.config_path ? str_printf("--config %s", a.config_path)
 	                     : str_printf("--data-dir %s", a.data_dir);
@@ -285,7 +296,12 @@ int cli_serve(int argc, char **argv)
 	wait_for_signal(&set);
 	ret = 0;
 out:
+	/* Parked long-polls answer first, so they count as finished requests. */
+	if (app.notifier)
+		notifier_shutdown(app.notifier);
 	http_server_stop(srv, SHUTDOWN_GRACE_MS);
+	notifier_free(app.notifier);
+	room_cache_free(events.cache);
 	if (app.store)
 		store_close(app.store);
 	ratelimiter_free(app.ratelimiter);

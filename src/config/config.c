@@ -174,6 +174,7 @@ int config_defaults(struct config *cfg, const char *server_name, const char *dat
 	cfg->database_path = config_path_resolve(data_dir, CONFIG_DEFAULT_DATABASE_PATH);
 	cfg->signing_key_path = config_path_resolve(data_dir, CONFIG_DEFAULT_SIGNING_KEY_PATH);
 	cfg->log_level = strdup(CONFIG_DEFAULT_LOG_LEVEL);
+	cfg->default_room_version = strdup(CONFIG_DEFAULT_ROOM_VERSION);
 	cfg->http_threads = CONFIG_DEFAULT_HTTP_THREADS;
 	cfg->registration = CONFIG_REGISTRATION_CLOSED;
 	cfg->registration_shared_secret = strdup("");
@@ -191,7 +192,8 @@ int config_defaults(struct config *cfg, const char *server_name, const char *dat
 
 	if (!cfg->server_name || !cfg->listen_addr || !cfg->public_baseurl ||
 	    !cfg->data_dir || !cfg->database_backend || !cfg->database_path ||
-	    !cfg->signing_key_path || !cfg->log_level || !cfg->registration_shared_secret) {
+	    !cfg->signing_key_path || !cfg->log_level || !cfg->registration_shared_secret ||
+	    !cfg->default_room_version) {
 		config_free(cfg);
 		errno = ENOMEM;
 		return -1;
@@ -375,6 +377,11 @@ static int strings_validate(const struct config *cfg, char *err, size_t err_len)
 		return config_err(err, err_len, "database.backend: must be \"sqlite\" (the only back end so far)");
 	if (!cfg->log_level || log_level_parse(cfg->log_level, &level) < 0)
 		return config_err(err, err_len, "log_level: must be one of error, warning, info, debug");
+	/* The room versions src/rooms/ implements. */
+	if (!cfg->default_room_version || (strcmp(cfg->default_room_version, "10") != 0 &&
+	    strcmp(cfg->default_room_version, "11") != 0 &&
+	    strcmp(cfg->default_room_version, "12") != 0))
+		return config_err(err, err_len, "default_room_version: must be \"10\", \"11\" or \"12\"");
 	if (cfg->registration != CONFIG_REGISTRATION_OPEN &&
 	    cfg->registration != CONFIG_REGISTRATION_CLOSED)
 		return config_err(err, err_len, "registration: must be open or closed");
@@ -408,6 +415,7 @@ void config_free(struct config *cfg)
 	free(cfg->database_path);
 	free(cfg->signing_key_path);
 	free(cfg->log_level);
+	free(cfg->default_room_version);
 	if (cfg->registration_shared_secret)
 		sodium_memzero(cfg->registration_shared_secret,
 		               strlen(cfg->registration_shared_secret));

@@ -33,6 +33,7 @@ struct config {
 	char *signing_key_path;       /* absolute */
 	char *log_level;              /* error|warning|info|debug */
 	uint32_t http_threads;        /* MHD thread pool size */
+	char *default_room_version;   /* "10", "11" or "12": for createRoom without one */
 
 	enum config_registration registration;
 	char *registration_shared_secret;   /* NULL or "" = shared-secret API disabled */

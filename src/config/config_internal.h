@@ -24,6 +24,7 @@
 #define CONFIG_DEFAULT_DATABASE_PATH    "homeserver.db"
 #define CONFIG_DEFAULT_SIGNING_KEY_PATH "signing.key"
 #define CONFIG_DEFAULT_LOG_LEVEL        "info"
+#define CONFIG_DEFAULT_ROOM_VERSION     "10"
 #define CONFIG_DEFAULT_HTTP_THREADS     4
 #define CONFIG_DEFAULT_PASSWORD_MIN     8
 #define CONFIG_DEFAULT_HASH_OPS         2

@@ -44,7 +44,7 @@ struct raw_limits { char *max_json_body_bytes; char *max_json_depth; };
 struct raw_config {
 	char *server_name, *listen, *public_baseurl, *data_dir;
 	struct raw_database *database;
-	char *signing_key_path, *log_level, *http_threads, *registration;
+	char *signing_key_path, *log_level, *http_threads, *registration, *default_room_version;
 	char *registration_shared_secret, *password_min_length;
 	struct raw_hash *password_hash;
 	char *access_token_lifetime_ms, *refresh_token_lifetime_ms;
@@ -97,6 +97,7 @@ static const cyaml_schema_field_t top_fields[] = {
 	SECTION("database", struct raw_config, database, database_fields),
 	SCALAR("signing_key_path", struct raw_config, signing_key_path, CONFIG_STRING_MAX - 1),
 	SCALAR("log_level", struct raw_config, log_level, 64),
+	SCALAR("default_room_version", struct raw_config, default_room_version, 16),
 	SCALAR("http_threads", struct raw_config, http_threads, 64),
 	SCALAR("registration", struct raw_config, registration, 64),
 	SCALAR("registration_shared_secret", struct raw_config, registration_shared_secret,
@@ -411,6 +412,8 @@ static int apply_strings(struct config *cfg, const struct raw_config *raw,
 		return -1;
 	if ((raw->public_baseurl && str_replace(&cfg->public_baseurl, raw->public_baseurl, err, err_len) < 0) ||
 	    (raw->log_level && str_replace(&cfg->log_level, raw->log_level, err, err_len) < 0) ||
+	    (raw->default_room_version &&
+	     str_replace(&cfg->default_room_version, raw->default_room_version, err, err_len) < 0) ||
 	    (raw->registration_shared_secret &&
 	     str_replace(&cfg->registration_shared_secret, raw->registration_shared_secret, err, err_len) < 0) ||
 	    (raw->signing_key_path && path_replace("signing_key_path", &cfg->signing_key_path,

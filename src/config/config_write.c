@@ -97,6 +97,10 @@ static void write_storage(FILE *f, const struct config *cfg)
 	        "# a small server's database busy without contention on SQLite's writer.\n",
 	        CONFIG_HTTP_THREADS_MIN, CONFIG_HTTP_THREADS_MAX, CONFIG_DEFAULT_HTTP_THREADS);
 	fprintf(f, "http_threads: %" PRIu32 "\n", cfg->http_threads);
+	fputs("\n# Room version of rooms created without one: \"10\", \"11\" or \"12\".\n"
+	      "# Default \"" CONFIG_DEFAULT_ROOM_VERSION "\": the version every current client handles\n"
+	      "# (see docs/architecture.md, \"Room versions\").\n", f);
+	emit_str(f, "", "default_room_version", cfg->default_room_version);
 }
 
 static void write_accounts(FILE *f, const struct config *cfg)

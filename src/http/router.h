@@ -49,6 +49,11 @@ enum route_ledger {
 	LEDGER_NONE = 0,
 	LEDGER_PROFILE,
 	LEDGER_DIRECTORY,
+	LEDGER_SYNC,
+	LEDGER_STATE,
+	LEDGER_EVENT,
+	LEDGER_MEMBERS,
+	LEDGER_MESSAGES,
 };
 
 typedef void (*route_handler)(struct request *req);

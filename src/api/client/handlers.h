@@ -50,6 +50,35 @@ void api_profile_get(struct request *req);
 void api_profile_field_get(struct request *req);
 void api_profile_field_put(struct request *req);
 
+/* sync.c */
+void api_sync(struct request *req);
+void api_filter_post(struct request *req);
+void api_filter_get(struct request *req);
+
+/* rooms_create.c, rooms_membership.c, rooms_events.c, rooms_read.c, rooms_messages.c */
+void api_create_room(struct request *req);
+void api_room_join(struct request *req);
+void api_room_knock(struct request *req);
+void api_room_leave(struct request *req);
+void api_room_invite(struct request *req);
+void api_room_kick(struct request *req);
+void api_room_ban(struct request *req);
+void api_room_unban(struct request *req);
+void api_room_send(struct request *req);
+void api_room_state_put(struct request *req);
+void api_room_redact(struct request *req);
+void api_room_state_all(struct request *req);
+void api_room_state_get(struct request *req);
+void api_room_event_get(struct request *req);
+void api_room_members(struct request *req);
+void api_room_joined_members(struct request *req);
+void api_joined_rooms(struct request *req);
+void api_room_messages(struct request *req);
+
+/* account_data.c */
+void api_account_data_put(struct request *req);
+void api_account_data_get(struct request *req);
+
 /* session.c: a new login session (device + tokens) for user_id, written
  * into out as the spec's login/register response fields (user_id,
  * access_token, device_id, refresh_token, expires_in_ms). device_id NULL

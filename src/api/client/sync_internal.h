@@ -1,0 +1,27 @@
+/* sync_internal: what the /sync builder's files share (api/client/sync_*.c). */
+#ifndef CHAPPE_API_CLIENT_SYNC_INTERNAL_H
+#define CHAPPE_API_CLIENT_SYNC_INTERNAL_H
+
+#include "api/client/sync_build.h"
+#include "sync/filter.h"
+
+struct store_membership;
+struct store_event_list;
+
+struct sync_ctx {
+	struct app *app;
+	const struct sync_params *p;
+	int64_t now_pos;         /* events stream position this response covers */
+	int64_t now_ms;
+	json_t *join, *invite, *leave;
+	bool has_content;
+};
+
+json_t *sync_events_json(const struct sync_ctx *c, const struct store_event_list *l,
+                         enum filter_part_kind part);
+/* account_data: the room's account data events since the last sync, or NULL. */
+int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_t *account_data);
+int sync_room_invited(struct sync_ctx *c, const struct store_membership *m);
+int sync_room_left(struct sync_ctx *c, const struct store_membership *m);
+
+#endif

@@ -1,0 +1,146 @@
+#include "security/served.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "store/store.h"
+
+/* The room's history_visibility before position `stream` ("shared" when
+ * the room never set one, as the spec says). Writes into out. */
+static void visibility_at(struct store *st, const char *room_id, int64_t stream,
+                          char out[32])
+{
+	struct store_event se = { 0 };
+	const char *v = NULL;
+	json_t *ev = NULL;
+
+	strcpy(out, "shared");
+	if (store_room_state_get(st, room_id, stream, "m.room.history_visibility", "", &se) !=
+	    STORE_OK)
+		return;
+	ev = json_loads(se.json, 0, NULL);
+	v = json_string_value(json_object_get(json_object_get(ev, "content"),
+	                                      "history_visibility"));
+	if (v && strlen(v) < 32)
+		strcpy(out, v);
+	json_decref(ev);
+	store_event_clear(&se);
+}
+
+/* The viewer's membership just before `stream`, from their history. */
+static const char *membership_before(const struct store_membership_list *h, int64_t stream)
+{
+	const char *m = "leave";
+	for (size_t i = 0; i < h->n && h->items[i].stream < stream; i++)
+		m = h->items[i].membership;
+	return m;
+}
+
+static bool joined_after(const struct store_membership_list *h, int64_t stream)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (h->items[i].stream > stream && strcmp(h->items[i].membership, "join") == 0)
+			return true;
+	return false;
+}
+
+/* history_visibility.md "Server behaviour", in the spec's order. */
+static bool rules_allow(const char *vis, const char *membership,
+                        const struct store_membership_list *h, int64_t stream)
+{
+	if (strcmp(vis, "world_readable") == 0)
+		return true;
+	if (strcmp(membership, "join") == 0)
+		return true;
+	if (strcmp(vis, "shared") == 0 && joined_after(h, stream))
+		return true;
+	if (strcmp(membership, "invite") == 0 && strcmp(vis, "invited") == 0)
+		return true;
+	return false;
+}
+
+/* A member event about the viewer is judged with the membership it sets:
+ * a user always sees their own join, invite, kick or ban. */
+static const char *own_membership_of(const struct store_event *e, const char *user_id)
+{
+	json_t *ev;
+	const char *m;
+	static const char *const known[] = { "join", "invite", "leave", "ban", "knock" };
+
+	if (!e->state_key || strcmp(e->type, "m.room.member") != 0 ||
+	    strcmp(e->state_key, user_id) != 0)
+		return NULL;
+	ev = json_loads(e->json, 0, NULL);
+	m = json_string_value(json_object_get(json_object_get(ev, "content"), "membership"));
+	for (size_t i = 0; m && i < sizeof(known) / sizeof(known[0]); i++) {
+		if (strcmp(m, known[i]) == 0) {
+			json_decref(ev);
+			return known[i];
+		}
+	}
+	json_decref(ev);
+	return NULL;
+}
+
+int served_events_filter(struct store *st, const struct served_viewer *viewer,
+                         enum served_kind kind, const char *room_id,
+                         struct store_event_list *events)
+{
+	struct store_membership_list h = { 0 };
+	size_t kept = 0;
+	char vis[32];
+	int64_t vis_pos = -1;
+
+	/* State and member lists are served whole: access to them was decided
+	 * by the caller's read position (current state while joined, the
+	 * state at the leave after leaving); visibility rules are about the
+	 * timeline. */
+	if (events->n == 0 || kind == SERVED_STATE || kind == SERVED_MEMBERS)
+		return 0;
+	if (store_membership_history(st, room_id, viewer->user_id, &h) != STORE_OK) {
+		store_event_list_clear(events);
+		return -1;
+	}
+	for (size_t i = 0; i < events->n; i++) {
+		struct store_event *e = &events->items[i];
+		const char *own = own_membership_of(e, viewer->user_id);
+		const char *m = own ? own : membership_before(&h, e->stream);
+
+		if (vis_pos != e->stream) {
+			visibility_at(st, room_id, e->stream, vis);
+			vis_pos = e->stream;
+		}
+		if (rules_allow(vis, m, &h, e->stream) ||
+		    (own && strcmp(own, "join") != 0)) {
+			if (kept != i)
+				events->items[kept] = *e;
+			kept++;
+		} else {
+			store_event_clear(e);
+		}
+	}
+	events->n = kept;
+	store_membership_list_clear(&h);
+	return 0;
+}
+
+bool served_event_visible(struct store *st, const char *user_id, const char *room_id,
+                          int64_t stream, const char *event_type, const char *state_key,
+                          const char *own_membership)
+{
+	struct store_membership_list h = { 0 };
+	char vis[32];
+	bool ok;
+
+	(void)event_type;
+	(void)state_key;
+	if (store_membership_history(st, room_id, user_id, &h) != STORE_OK)
+		return false;
+	visibility_at(st, room_id, stream, vis);
+	ok = (own_membership != NULL) ||
+	     rules_allow(vis, membership_before(&h, stream), &h, stream);
+	store_membership_list_clear(&h);
+	return ok;
+}
