@@ -184,17 +184,26 @@ struct store_token_info {
 };
 void store_token_info_clear(struct store_token_info *t);
 /* STORE_NOT_FOUND for an unknown (or revoked) token. Expiry is the
- * caller's to check (expired tokens answer soft_logout). */
+ * caller's to check (expired tokens answer soft_logout); an access token
+ * whose refresh token was rotated comes back expired at the rotation's
+ * now_ms. The first lookup of a pair issued by store_refresh_rotate is the
+ * "use" that revokes the refresh token it came from: that lookup also
+ * writes (once per refresh), and fails with STORE_ERROR if the write does. */
 enum store_result store_access_token_lookup(struct store *st,
                                             const unsigned char hash[STORE_TOKEN_HASH_LEN],
                                             struct store_token_info *out);
 
-/* Rotate a refresh token: if old_refresh_hash names an unused, unexpired
- * refresh token, atomically revoke it and the access token issued with it,
- * and issue the new pair on the same device (s->user_id and s->device_id
- * are ignored and filled from the old token into out_user_id /
- * out_device_id, malloc'd). STORE_NOT_FOUND if unknown, used or expired
- * (nothing changes); STORE_CONFLICT if a new hash is in use (rolled back). */
+/* Rotate a refresh token: if old_refresh_hash names a valid (not revoked,
+ * unexpired) refresh token, atomically issue the new pair on the same
+ * device (s->user_id and s->device_id are ignored and filled from the old
+ * token into out_user_id / out_device_id, malloc'd), expire the access
+ * token issued with the old one, and drop any pair issued from it earlier
+ * and never used. As the spec says, "The old refresh token remains valid
+ * until the new access token or refresh token is used, at which point the
+ * old refresh token is revoked" (Client-Server API, Refreshing access
+ * tokens); without s->with_refresh the old one simply stays valid.
+ * STORE_NOT_FOUND if unknown, revoked or expired (nothing changes);
+ * STORE_CONFLICT if a new hash is in use (rolled back). */
 enum store_result store_refresh_rotate(struct store *st,
                                        const unsigned char old_refresh_hash[STORE_TOKEN_HASH_LEN],
                                        const struct store_session_new *s,

@@ -78,18 +78,37 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 		"expires_ts, refresh_token_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[SQ_REFRESH_INSERT] =
 		"INSERT INTO refresh_tokens (token_hash, user_id, device_id, created_ts, "
-		"expires_ts) VALUES (?1, ?2, ?3, ?4, ?5)",
-	/* Authentication in one read: the token and its user's flags. */
+		"expires_ts, parent_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	/* Authentication in one read: the token, its user's flags, and
+	 * whether it is the first use of a refreshed pair (parent_id set). */
 	[SQ_ACCESS_LOOKUP] =
 		"SELECT a.user_id, a.device_id, a.expires_ts, u.admin, u.deactivated, "
-		"u.locked, u.suspended FROM access_tokens AS a "
-		"JOIN users AS u ON u.user_id = a.user_id WHERE a.token_hash = ?1",
+		"u.locked, u.suspended, a.refresh_token_id, r.parent_id "
+		"FROM access_tokens AS a JOIN users AS u ON u.user_id = a.user_id "
+		"LEFT JOIN refresh_tokens AS r ON r.id = a.refresh_token_id "
+		"WHERE a.token_hash = ?1",
 	[SQ_REFRESH_GET] =
-		"SELECT r.id, r.user_id, r.device_id, r.expires_ts, r.used, u.deactivated "
-		"FROM refresh_tokens AS r JOIN users AS u ON u.user_id = r.user_id "
+		"SELECT r.id, r.user_id, r.device_id, r.expires_ts, r.used, u.deactivated, "
+		"r.parent_id FROM refresh_tokens AS r JOIN users AS u ON u.user_id = r.user_id "
 		"WHERE r.token_hash = ?1",
+	[SQ_REFRESH_PARENT_GET] =
+		"SELECT parent_id, user_id, device_id FROM refresh_tokens WHERE id = ?1",
+	/* the generation revoked by the previous refresh, with its access tokens */
+	[SQ_ACCESS_DELETE_USED] =
+		"DELETE FROM access_tokens WHERE refresh_token_id IN (SELECT id FROM "
+		"refresh_tokens WHERE user_id = ?1 AND device_id = ?2 AND used = 1)",
+	[SQ_REFRESH_DELETE_USED] =
+		"DELETE FROM refresh_tokens WHERE user_id = ?1 AND device_id = ?2 AND used = 1",
 	[SQ_REFRESH_MARK_USED] = "UPDATE refresh_tokens SET used = 1 WHERE id = ?1",
-	[SQ_ACCESS_DELETE_BY_REFRESH] = "DELETE FROM access_tokens WHERE refresh_token_id = ?1",
+	[SQ_REFRESH_CLEAR_PARENT] = "UPDATE refresh_tokens SET parent_id = NULL WHERE id = ?1",
+	/* pairs issued from a refresh token and never used (the client lost them) */
+	[SQ_ACCESS_DELETE_CHILDREN] =
+		"DELETE FROM access_tokens WHERE refresh_token_id IN "
+		"(SELECT id FROM refresh_tokens WHERE parent_id = ?1)",
+	[SQ_REFRESH_DELETE_CHILDREN] = "DELETE FROM refresh_tokens WHERE parent_id = ?1",
+	[SQ_ACCESS_EXPIRE_BY_REFRESH] =
+		"UPDATE access_tokens SET expires_ts = ?2 WHERE refresh_token_id = ?1 "
+		"AND (expires_ts = 0 OR expires_ts > ?2)",
 };
 
 /* Settings of the writer connection. synchronous=FULL in WAL mode syncs
@@ -275,6 +294,16 @@ int sqlite_col_int(sqlite3_stmt *stmt, int col, int64_t *out)
 	return 0;
 }
 
+int sqlite_col_id(sqlite3_stmt *stmt, int col, int64_t *out)
+{
+	*out = 0;
+	if (sqlite3_column_type(stmt, col) == SQLITE_NULL)
+		return 0;
+	if (sqlite_col_int(stmt, col, out) != 0 || *out <= 0)
+		return -1;
+	return 0;
+}
+
 int sqlite_col_bool(sqlite3_stmt *stmt, int col, bool *out)
 {
 	int64_t v;
@@ -343,6 +372,36 @@ enum store_result sqlite_probe(struct sqlite_conn *c, enum sqlite_stmt_id id, co
 		r = STORE_NOT_FOUND;
 	else
 		r = sqlite_result_of(c, rc, sqlite_stmt_sql[id]);
+out:
+	sqlite_stmt_put(c, id, stmt);
+	return r;
+}
+
+enum store_result sqlite_exec_ints(struct sqlite_conn *c, enum sqlite_stmt_id id,
+                                   const int64_t *vals, int n, int *changes)
+{
+	sqlite3_stmt *stmt = sqlite_stmt_get(c, id);
+	enum store_result r = STORE_ERROR;
+	int rc;
+
+	if (changes != NULL)
+		*changes = 0;
+	if (stmt == NULL)
+		return STORE_ERROR;
+	for (int i = 0; i < n; i++) {
+		if (sqlite3_bind_int64(stmt, i + 1, vals[i]) != SQLITE_OK) {
+			log_error("store: cannot bind: %s", sqlite3_errmsg(c->db));
+			goto out;
+		}
+	}
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_DONE) {
+		r = sqlite_result_of(c, rc, sqlite_stmt_sql[id]);
+		goto out;
+	}
+	if (changes != NULL)
+		*changes = sqlite3_changes(c->db);
+	r = STORE_OK;
 out:
 	sqlite_stmt_put(c, id, stmt);
 	return r;

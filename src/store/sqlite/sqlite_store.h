@@ -63,8 +63,14 @@ enum sqlite_stmt_id {
 	SQ_REFRESH_INSERT,
 	SQ_ACCESS_LOOKUP,
 	SQ_REFRESH_GET,
+	SQ_REFRESH_PARENT_GET,
+	SQ_ACCESS_DELETE_USED,
+	SQ_REFRESH_DELETE_USED,
 	SQ_REFRESH_MARK_USED,
-	SQ_ACCESS_DELETE_BY_REFRESH,
+	SQ_REFRESH_CLEAR_PARENT,
+	SQ_ACCESS_DELETE_CHILDREN,
+	SQ_REFRESH_DELETE_CHILDREN,
+	SQ_ACCESS_EXPIRE_BY_REFRESH,
 
 	SQ_COUNT
 };
@@ -130,6 +136,9 @@ enum store_result sqlite_exec_stmt(struct sqlite_conn *c, enum sqlite_stmt_id id
  * without result rows, and report sqlite3_changes() if changes is set. */
 enum store_result sqlite_exec_texts(struct sqlite_conn *c, enum sqlite_stmt_id id,
                                     const char *const *texts, int n, int *changes);
+/* Bind vals[0..n-1] to ?1..?n as integers; otherwise as sqlite_exec_texts. */
+enum store_result sqlite_exec_ints(struct sqlite_conn *c, enum sqlite_stmt_id id,
+                                   const int64_t *vals, int n, int *changes);
 /* Bind key to ?1 and report whether the statement returns a row:
  * STORE_OK, STORE_NOT_FOUND, or STORE_ERROR. */
 enum store_result sqlite_probe(struct sqlite_conn *c, enum sqlite_stmt_id id, const char *key);
@@ -141,6 +150,8 @@ int sqlite_bind_text(sqlite3_stmt *stmt, int idx, const char *s);
 int sqlite_col_text(sqlite3_stmt *stmt, int col, bool nullable, size_t max, char **out);
 /* An INTEGER column (no other type accepted). 0 or -1. */
 int sqlite_col_int(sqlite3_stmt *stmt, int col, int64_t *out);
+/* An INTEGER column, or NULL read as 0 (for IDs, which are never 0). */
+int sqlite_col_id(sqlite3_stmt *stmt, int col, int64_t *out);
 /* An INTEGER column that must be 0 or 1. 0 or -1. */
 int sqlite_col_bool(sqlite3_stmt *stmt, int col, bool *out);
 
@@ -151,6 +162,9 @@ enum store_result sqlite_result_of(struct sqlite_conn *c, int rc, const char *wh
 /* ---- migrations (migrations.c) ---------------------------------------- */
 
 extern const int sqlite_migration_count;
+/* The SQL of step version (1-based), or NULL: for tests that build an old
+ * database and upgrade it. */
+const char *sqlite_migration_sql(int version);
 /* Apply pending migrations, each in its own transaction. Refuses a
  * database newer than this build. 0 with *version set, or -1 with err. */
 int sqlite_migrate(sqlite3 *db, int *version, char *err, size_t err_len);
