@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "util/ids.h"
+#include "util/str.h"
 
 /* Tweak values and unknown conditions are passed through as they are
  * ("Tweaks are passed transparently"), but never unbounded. */
@@ -119,29 +120,26 @@ static bool string_member_ok(const json_t *cond, const char *name, size_t max)
 
 bool push_member_count_parse(const char *is, enum push_cmp *cmp, int64_t *count)
 {
-    size_t digits;
+    /* "A decimal integer optionally prefixed by one of, ==, <, >, >= or
+     * <=. ... If no prefix is present, this parameter defaults to ==."
+     * Two-character prefixes first, so "<=" is not read as "<". */
+    static const struct { const char *prefix; enum push_cmp cmp; } prefixes[] = {
+        { "==", PUSH_CMP_EQ }, { "<=", PUSH_CMP_LE }, { ">=", PUSH_CMP_GE },
+        { "<", PUSH_CMP_LT }, { ">", PUSH_CMP_GT }, { "", PUSH_CMP_EQ },
+    };
+    size_t i = 0, digits;
     int64_t n = 0;
 
     if (is == NULL)
         return false;
-    /* "A decimal integer optionally prefixed by one of, ==, <, >, >= or
-     * <=. ... If no prefix is present, this parameter defaults to ==." */
-    if (strncmp(is, "==", 2) == 0)
-        *cmp = PUSH_CMP_EQ, is += 2;
-    else if (strncmp(is, "<=", 2) == 0)
-        *cmp = PUSH_CMP_LE, is += 2;
-    else if (strncmp(is, ">=", 2) == 0)
-        *cmp = PUSH_CMP_GE, is += 2;
-    else if (*is == '<')
-        *cmp = PUSH_CMP_LT, is++;
-    else if (*is == '>')
-        *cmp = PUSH_CMP_GT, is++;
-    else
-        *cmp = PUSH_CMP_EQ;
+    while (!str_has_prefix(is, prefixes[i].prefix))
+        i++;
+    *cmp = prefixes[i].cmp;
+    is += strlen(prefixes[i].prefix);
     digits = strspn(is, "0123456789");
     if (digits == 0 || digits > 15 || is[digits] != '\0')
         return false;
-    for (size_t i = 0; i < digits; i++)
+    for (i = 0; i < digits; i++)
         n = n * 10 + (is[i] - '0');
     *count = n;
     return true;

@@ -541,53 +541,46 @@ static void test_cond_display_name(void **state)
 
 /* ---- Glob ---------------------------------------------------------------- */
 
-static int glob(const char *pat, const char *text, enum push_glob_mode mode)
+static int glob(const char *pat, const char *text, int mode)
 {
     size_t budget = PUSH_GLOB_BUDGET;
 
-    return push_glob_match(pat, strlen(pat), text, strlen(text), mode, false, &budget);
+    return push_glob_match(pat, strlen(pat), text, strlen(text), (enum push_glob_mode)mode,
+                           false, &budget);
 }
 
 static void test_glob_edges(void **state)
 {
-    (void)state;
-    assert_int_equal(glob("*", "", PUSH_GLOB_WHOLE), PUSH_GLOB_YES);
-    assert_int_equal(glob("", "", PUSH_GLOB_WHOLE), PUSH_GLOB_YES);
-    assert_int_equal(glob("", "a", PUSH_GLOB_WHOLE), PUSH_GLOB_NO);
-    assert_int_equal(glob("?", "", PUSH_GLOB_WHOLE), PUSH_GLOB_NO);
-    assert_int_equal(glob("?", "ab", PUSH_GLOB_WHOLE), PUSH_GLOB_NO);
-    /* "? matches exactly one character": a UTF-8 sequence is one. */
-    assert_int_equal(glob("caf?", "caf\xc3\xa9", PUSH_GLOB_WHOLE), PUSH_GLOB_YES);
-    assert_int_equal(glob("caf??", "caf\xc3\xa9", PUSH_GLOB_WHOLE), PUSH_GLOB_NO);
-    assert_int_equal(glob("?\xc3\xa9", "\xf0\x9f\x98\x80\xc3\xa9", PUSH_GLOB_WHOLE), PUSH_GLOB_YES);
-    assert_int_equal(glob("a**b", "ab", PUSH_GLOB_WHOLE), PUSH_GLOB_YES);
-    assert_int_equal(glob("a*b*c", "aXbYbZc", PUSH_GLOB_WHOLE), PUSH_GLOB_YES);
-    assert_int_equal(glob("a*b*c", "aXbYbZ", PUSH_GLOB_WHOLE), PUSH_GLOB_NO);
-    assert_int_equal(glob("*ab", "aab", PUSH_GLOB_WHOLE), PUSH_GLOB_YES);
-    assert_int_equal(glob("*a?", "abab", PUSH_GLOB_WHOLE), PUSH_GLOB_YES);
-    assert_int_equal(glob("M.ROOM.*", "m.room.message", PUSH_GLOB_WHOLE), PUSH_GLOB_YES);
-    /* Word mode: the substring is bounded by non-word bytes or the ends. */
-    assert_int_equal(glob("cake", "I like cake.", PUSH_GLOB_WORDS), PUSH_GLOB_YES);
-    assert_int_equal(glob("cake", "cakes", PUSH_GLOB_WORDS), PUSH_GLOB_NO);
-    assert_int_equal(glob("cake", "pancake", PUSH_GLOB_WORDS), PUSH_GLOB_NO);
-    assert_int_equal(glob("cake", "pan cake_", PUSH_GLOB_WORDS), PUSH_GLOB_NO);
-    assert_int_equal(glob("cake", "pancake cake", PUSH_GLOB_WORDS), PUSH_GLOB_YES);
-    assert_int_equal(glob("cake*lie", "the cake is a lie!", PUSH_GLOB_WORDS), PUSH_GLOB_YES);
-    assert_int_equal(glob("cake*lie", "the cake is a lies", PUSH_GLOB_WORDS), PUSH_GLOB_NO);
-    assert_int_equal(glob("cake*lie", "the cake is a lies lie", PUSH_GLOB_WORDS), PUSH_GLOB_YES);
-    assert_int_equal(glob("@alice:example.org", "hi @alice:example.org!", PUSH_GLOB_WORDS),
-                     PUSH_GLOB_YES);
-    assert_int_equal(glob("*", "", PUSH_GLOB_WORDS), PUSH_GLOB_YES);
-    /* Over-long patterns are refused, not matched. */
-    {
-        char pat[PUSH_MAX_PATTERN_LEN + 2];
-        size_t budget = PUSH_GLOB_BUDGET;
+    enum { W = PUSH_GLOB_WHOLE, B = PUSH_GLOB_WORDS, YES = PUSH_GLOB_YES, NO = PUSH_GLOB_NO };
+    static const struct { const char *pat, *text; int mode, want; } cases[] = {
+        { "*", "", W, YES }, { "", "", W, YES }, { "", "a", W, NO }, { "?", "", W, NO },
+        { "?", "ab", W, NO },
+        /* "? matches exactly one character": a UTF-8 sequence is one. */
+        { "caf?", "caf\xc3\xa9", W, YES }, { "caf??", "caf\xc3\xa9", W, NO },
+        { "?\xc3\xa9", "\xf0\x9f\x98\x80\xc3\xa9", W, YES },
+        { "a**b", "ab", W, YES }, { "a*b*c", "aXbYbZc", W, YES }, { "a*b*c", "aXbYbZ", W, NO },
+        { "*ab", "aab", W, YES }, { "*a?", "abab", W, YES },
+        { "M.ROOM.*", "m.room.message", W, YES },
+        /* Word mode: the substring is bounded by non-word bytes or the ends. */
+        { "cake", "I like cake.", B, YES }, { "cake", "cakes", B, NO },
+        { "cake", "pancake", B, NO }, { "cake", "pan cake_", B, NO },
+        { "cake", "pancake cake", B, YES }, { "cake*lie", "the cake is a lie!", B, YES },
+        { "cake*lie", "the cake is a lies", B, NO },
+        { "cake*lie", "the cake is a lies lie", B, YES },
+        { "@alice:example.org", "hi @alice:example.org!", B, YES }, { "*", "", B, YES },
+    };
+    char pat[PUSH_MAX_PATTERN_LEN + 2];
+    size_t budget = PUSH_GLOB_BUDGET;
 
-        memset(pat, '*', sizeof(pat) - 1);
-        pat[sizeof(pat) - 1] = '\0';
-        assert_int_equal(push_glob_match(pat, strlen(pat), "x", 1, PUSH_GLOB_WHOLE, false,
-                                         &budget), PUSH_GLOB_GAVE_UP);
-    }
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (glob(cases[i].pat, cases[i].text, cases[i].mode) != cases[i].want)
+            fail_msg("glob %s on %s (mode %d)", cases[i].pat, cases[i].text, cases[i].mode);
+    /* Over-long patterns are refused, not matched. */
+    memset(pat, '*', sizeof(pat) - 1);
+    pat[sizeof(pat) - 1] = '\0';
+    assert_int_equal(push_glob_match(pat, strlen(pat), "x", 1, PUSH_GLOB_WHOLE, false, &budget),
+                     PUSH_GLOB_GAVE_UP);
 }
 
 static double now_s(void)
@@ -790,7 +783,8 @@ static void expect_put_error(struct fixture *f, const char *kind, const char *id
 
     memset(&err, 0, sizeof(err));
     if (put(f->user, kind, id, body, before, after, &err) != want)
-        fail_msg("PUT %s/%s: status %d, wanted %d (%s)", kind, id, err.status, want, err.message);
+        fail_msg("PUT %s/%s: status %d, wanted %d (%s)", kind, id ? id : "(null)", err.status,
+                 want, err.message);
     assert_int_equal(err.http_status, http);
     assert_string_equal(err.errcode, errcode);
     assert_true(err.message[0] != '\0');
@@ -804,68 +798,72 @@ static void test_edit_errors(void **state)
 {
     struct fixture *f = *state;
     struct push_error err;
-    const char *ok = "{'actions':['notify']}";
     char long_id[PUSH_MAX_RULE_ID_LEN + 2];
+#define OK_BODY "{'actions':['notify']}"
+#define INVALID PUSH_ERR_INVALID, 400, "M_INVALID_PARAM"
+#define ANCHOR PUSH_ERR_ANCHOR, 400, "M_UNKNOWN"
+    static const struct {
+        const char *kind, *id, *body, *before, *after;
+        enum push_status st;
+        int http;
+        const char *errcode;
+    } cases[] = {
+        { "global", "y", OK_BODY, NULL, NULL, PUSH_ERR_UNRECOGNIZED, 400, "M_UNRECOGNIZED" },
+        /* "If the string starts with a dot (".") the request MUST be
+         * rejected"; "Slashes and backslashes are also not allowed". */
+        { "override", ".m.rule.master", OK_BODY, NULL, NULL, INVALID },
+        { "override", "a/b", OK_BODY, NULL, NULL, INVALID },
+        { "override", "a\\b", OK_BODY, NULL, NULL, INVALID },
+        { "override", "", OK_BODY, NULL, NULL, INVALID },
+        { "override", NULL, OK_BODY, NULL, NULL, INVALID },
+        { "room", "not-a-room", OK_BODY, NULL, NULL, INVALID },
+        { "sender", "bob", OK_BODY, NULL, NULL, INVALID },
+        /* Bodies: actions required and known; content rules need a pattern. */
+        { "override", "y", "{}", NULL, NULL, INVALID },
+        { "override", "y", "[]", NULL, NULL, INVALID },
+        { "override", "y", "{'actions':'notify'}", NULL, NULL, INVALID },
+        { "override", "y", "{'actions':['explode']}", NULL, NULL, INVALID },
+        { "override", "y", "{'actions':[{'value':1}]}", NULL, NULL, INVALID },
+        { "override", "y", "{'actions':[3]}", NULL, NULL, INVALID },
+        { "content", "y", OK_BODY, NULL, NULL, INVALID },
+        { "content", "y", "{'actions':[],'pattern':7}", NULL, NULL, INVALID },
+        { "override", "y", "{'actions':[],'conditions':{}}", NULL, NULL, INVALID },
+        { "override", "y", "{'actions':[],'conditions':[{'kind':'event_match','key':'type'}]}",
+          NULL, NULL, INVALID },
+        { "override", "y", "{'actions':[],'conditions':[{'kind':'room_member_count','is':'two'}]}",
+          NULL, NULL, INVALID },
+        { "override", "y", "{'actions':[],'conditions':[{'kind':'event_property_is','key':'a',"
+          "'value':{}}]}", NULL, NULL, INVALID },
+        { "override", "y", "{'actions':[],'conditions':[{'kind':'k'},{'kind':'k'},{'kind':'k'},"
+          "{'kind':'k'},{'kind':'k'},{'kind':'k'},{'kind':'k'},{'kind':'k'},{'kind':'k'},"
+          "{'kind':'k'},{'kind':'k'},{'kind':'k'},{'kind':'k'},{'kind':'k'},{'kind':'k'},"
+          "{'kind':'k'},{'kind':'k'}]}", NULL, NULL, INVALID },
+        /* pushrules.yaml's 400 "before/after rule not found"; "It is not
+         * possible to add a rule relative to a predefined server rule"; a
+         * rule cannot be placed relative to itself. */
+        { "override", "y", OK_BODY, "nope", NULL, ANCHOR },
+        { "override", "y", OK_BODY, NULL, "nope", ANCHOR },
+        { "override", "y", OK_BODY, ".m.rule.master", NULL, ANCHOR },
+        { "override", "x", OK_BODY, "x", NULL, ANCHOR },
+        { "underride", "y", OK_BODY, "x", NULL, ANCHOR },
+    };
 
-    assert_int_equal(put(f->user, "override", "x", ok, NULL, NULL, &err), PUSH_OK);
-    expect_put_error(f, "global", "y", ok, NULL, NULL, PUSH_ERR_UNRECOGNIZED, 400,
-                     "M_UNRECOGNIZED");
-    /* "If the string starts with a dot (".") the request MUST be
-     * rejected"; "Slashes and backslashes are also not allowed". */
-    expect_put_error(f, "override", ".m.rule.master", ok, NULL, NULL, PUSH_ERR_INVALID, 400,
-                     "M_INVALID_PARAM");
-    expect_put_error(f, "override", "a/b", ok, NULL, NULL, PUSH_ERR_INVALID, 400, "M_INVALID_PARAM");
-    expect_put_error(f, "override", "a\\b", ok, NULL, NULL, PUSH_ERR_INVALID, 400, "M_INVALID_PARAM");
-    expect_put_error(f, "override", "", ok, NULL, NULL, PUSH_ERR_INVALID, 400, "M_INVALID_PARAM");
+    assert_int_equal(put(f->user, "override", "x", OK_BODY, NULL, NULL, &err), PUSH_OK);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_put_error(f, cases[i].kind, cases[i].id, cases[i].body, cases[i].before,
+                         cases[i].after, cases[i].st, cases[i].http, cases[i].errcode);
     memset(long_id, 'a', sizeof(long_id) - 1);
     long_id[sizeof(long_id) - 1] = '\0';
-    expect_put_error(f, "override", long_id, ok, NULL, NULL, PUSH_ERR_INVALID, 400,
-                     "M_INVALID_PARAM");
-    expect_put_error(f, "room", "not-a-room", ok, NULL, NULL, PUSH_ERR_INVALID, 400,
-                     "M_INVALID_PARAM");
-    expect_put_error(f, "sender", "bob", ok, NULL, NULL, PUSH_ERR_INVALID, 400, "M_INVALID_PARAM");
-    /* Bodies: actions required and known; content rules need a pattern. */
-    expect_put_error(f, "override", "y", "{}", NULL, NULL, PUSH_ERR_INVALID, 400, "M_INVALID_PARAM");
-    expect_put_error(f, "override", "y", "[]", NULL, NULL, PUSH_ERR_INVALID, 400, "M_INVALID_PARAM");
-    expect_put_error(f, "override", "y", "{'actions':'notify'}", NULL, NULL, PUSH_ERR_INVALID,
-                     400, "M_INVALID_PARAM");
-    expect_put_error(f, "override", "y", "{'actions':['explode']}", NULL, NULL, PUSH_ERR_INVALID,
-                     400, "M_INVALID_PARAM");
-    expect_put_error(f, "override", "y", "{'actions':[{'value':1}]}", NULL, NULL,
-                     PUSH_ERR_INVALID, 400, "M_INVALID_PARAM");
-    expect_put_error(f, "override", "y", "{'actions':[3]}", NULL, NULL, PUSH_ERR_INVALID, 400,
-                     "M_INVALID_PARAM");
-    expect_put_error(f, "content", "y", ok, NULL, NULL, PUSH_ERR_INVALID, 400, "M_INVALID_PARAM");
-    expect_put_error(f, "content", "y", "{'actions':[],'pattern':7}", NULL, NULL,
-                     PUSH_ERR_INVALID, 400, "M_INVALID_PARAM");
-    expect_put_error(f, "override", "y", "{'actions':[],'conditions':{}}", NULL, NULL,
-                     PUSH_ERR_INVALID, 400, "M_INVALID_PARAM");
-    expect_put_error(f, "override", "y", "{'actions':[],'conditions':[{'kind':'event_match',"
-                     "'key':'type'}]}", NULL, NULL, PUSH_ERR_INVALID, 400, "M_INVALID_PARAM");
-    expect_put_error(f, "override", "y", "{'actions':[],'conditions':[{'kind':"
-                     "'room_member_count','is':'two'}]}", NULL, NULL, PUSH_ERR_INVALID, 400,
-                     "M_INVALID_PARAM");
-    expect_put_error(f, "override", "y", "{'actions':[],'conditions':[{'kind':"
-                     "'event_property_is','key':'a','value':{}}]}", NULL, NULL,
-                     PUSH_ERR_INVALID, 400, "M_INVALID_PARAM");
-    expect_put_error(f, "override", "y", "{'actions':[],'conditions':[1,2,3,4,5,6,7,8,9,10,"
-                     "11,12,13,14,15,16,17]}", NULL, NULL, PUSH_ERR_INVALID, 400,
-                     "M_INVALID_PARAM");
-    /* before/after: pushrules.yaml's 400 "before/after rule not found";
-     * "not possible to add a rule relative to a predefined server rule";
-     * a rule cannot be placed relative to itself. */
-    expect_put_error(f, "override", "y", ok, "nope", NULL, PUSH_ERR_ANCHOR, 400, "M_UNKNOWN");
-    expect_put_error(f, "override", "y", ok, NULL, "nope", PUSH_ERR_ANCHOR, 400, "M_UNKNOWN");
-    expect_put_error(f, "override", "y", ok, ".m.rule.master", NULL, PUSH_ERR_ANCHOR, 400,
-                     "M_UNKNOWN");
-    expect_put_error(f, "override", "x", ok, "x", NULL, PUSH_ERR_ANCHOR, 400, "M_UNKNOWN");
-    expect_put_error(f, "underride", "y", ok, "x", NULL, PUSH_ERR_ANCHOR, 400, "M_UNKNOWN");
+    expect_put_error(f, "override", long_id, OK_BODY, NULL, NULL, INVALID);
     /* Unknown condition kinds are stored (they just never match). */
     assert_int_equal(put(f->user, "override", "z", "{'actions':[],'conditions':"
                          "[{'kind':'org.example.future','x':1}]}", NULL, NULL, &err), PUSH_OK);
     assert_string_equal(outcome(f, MSG("@bob:example.org", "hi")), "notify");
     assert_int_equal(push_rule_put(NULL, "override", "z", NULL, NULL, NULL, &err),
                      PUSH_ERR_INVALID);
+#undef OK_BODY
+#undef INVALID
+#undef ANCHOR
 }
 
 static void test_edit_limit(void **state)
@@ -879,8 +877,8 @@ static void test_edit_limit(void **state)
         assert_int_equal(put(f->user, "override", id, "{'actions':[]}", NULL, NULL, &err),
                          PUSH_OK);
     }
-    expect_put_error(f, "override", "one-more", "{'actions':[]}", NULL, NULL, PUSH_ERR_LIMIT, 400,
-                     "M_INVALID_PARAM");
+    expect_put_error(f, "override", "one-more", "{'actions':[]}", NULL, NULL, PUSH_ERR_LIMIT,
+                     400, "M_INVALID_PARAM");
     /* Replacing at the limit is fine; other kinds have their own limit. */
     assert_int_equal(put(f->user, "override", "r5", "{'actions':['notify']}", NULL, "r7", &err),
                      PUSH_OK);
