@@ -367,3 +367,149 @@ class ChappeServer:
         body = dict(body)
         body["auth"] = password_auth(user, password, first.json.get("session"))
         return self.client(method, endpoint, body, token=token)
+
+
+# --- rooms, events and /sync (raw HTTP) -----------------------------------
+# Used by test_rooms_*, test_sync_*, test_concurrency and test_longpoll.
+# A MatrixUser is one registered account with one access token; its methods
+# are thin wrappers that return the Response (call) or assert success and
+# return the useful part (create_room, send, sync). Safe to use from several
+# threads as long as each thread uses its own MatrixUser or only reads.
+
+def room_path(room_id):
+    """A room ID (or event ID, alias) as a path segment: '!', '$', ':' and
+    '#' percent-encoded, as the spec's examples encode them."""
+    return urllib.parse.quote(room_id, safe="")
+
+
+class MatrixUser:
+    def __init__(self, server, name=None):
+        self.server = server
+        self.name = name or unique_name("r")
+        reg = server.register(self.name)
+        self.user_id = reg["user_id"]
+        self.token = reg["access_token"]
+        self.device_id = reg["device_id"]
+
+    def call(self, method, endpoint, body=None, **kw):
+        return self.server.client(method, endpoint, body, token=self.token, **kw)
+
+    def create_room(self, **body):
+        r = self.call("POST", "createRoom", body)
+        assert r.status == 200, f"createRoom {body}: {r!r}"
+        return r.json["room_id"]
+
+    def send(self, room_id, body="hello", *, txn=None, event_type="m.room.message",
+             content=None):
+        """Send a message event; returns its event_id."""
+        txn = txn or secrets.token_hex(8)
+        if content is None:
+            content = {"msgtype": "m.text", "body": body}
+        r = self.call("PUT", f"rooms/{room_path(room_id)}/send/{event_type}/{txn}", content)
+        assert r.status == 200, f"send to {room_id}: {r!r}"
+        return r.json["event_id"]
+
+    def put_state(self, room_id, event_type, content, state_key=""):
+        return self.call("PUT", f"rooms/{room_path(room_id)}/state/{event_type}/"
+                         f"{urllib.parse.quote(state_key, safe='')}", content)
+
+    def membership(self, room_id, action, body=None):
+        """POST rooms/{roomId}/{action}: join, leave, invite, kick, ban, unban."""
+        return self.call("POST", f"rooms/{room_path(room_id)}/{action}", body or {})
+
+    def join(self, room_id):
+        r = self.membership(room_id, "join")
+        assert r.status == 200, f"{self.user_id} join {room_id}: {r!r}"
+        return r
+
+    def invite(self, room_id, user_id):
+        r = self.membership(room_id, "invite", {"user_id": user_id})
+        assert r.status == 200, f"invite {user_id} to {room_id}: {r!r}"
+        return r
+
+    def event(self, room_id, event_id):
+        return self.call("GET", f"rooms/{room_path(room_id)}/event/{room_path(event_id)}")
+
+    def messages(self, room_id, direction="b", *, from_=None, to=None, limit=None,
+                 filter=None):
+        query = {"dir": direction}
+        if from_ is not None:
+            query["from"] = from_
+        if to is not None:
+            query["to"] = to
+        if limit is not None:
+            query["limit"] = str(limit)
+        if filter is not None:
+            query["filter"] = filter if isinstance(filter, str) else json.dumps(filter)
+        return self.call("GET", f"rooms/{room_path(room_id)}/messages", query=query)
+
+    def sync(self, since=None, *, timeout=0, filter=None, full_state=None,
+             http_timeout=60):
+        """One /sync; asserts 200 and returns the body."""
+        query = {"timeout": str(timeout)}
+        if since is not None:
+            query["since"] = since
+        if filter is not None:
+            query["filter"] = filter if isinstance(filter, str) else json.dumps(filter)
+        if full_state is not None:
+            query["full_state"] = "true" if full_state else "false"
+        r = self.call("GET", "sync", query=query, timeout=http_timeout)
+        assert r.status == 200, f"sync for {self.user_id}: {r!r}"
+        assert isinstance(r.json.get("next_batch"), str), f"no next_batch: {r!r}"
+        return r.json
+
+
+def sync_room(sync_body, room_id, section="join"):
+    """rooms.{section}.{room_id} of a /sync body, or None."""
+    return sync_body.get("rooms", {}).get(section, {}).get(room_id)
+
+
+def sync_timeline(sync_body, room_id, section="join"):
+    """The timeline events of one room in one /sync body ([] if absent)."""
+    room = sync_room(sync_body, room_id, section)
+    if room is None:
+        return []
+    return room.get("timeline", {}).get("events", [])
+
+
+def message_bodies(events):
+    """content.body of the m.room.message events, in order."""
+    return [e["content"].get("body") for e in events
+            if e.get("type") == "m.room.message" and isinstance(e.get("content"), dict)]
+
+
+def sync_collect(user, since, room_id, until, *, deadline_s=30, section="join",
+                 filter=None):
+    """Incremental-sync from `since`, concatenating the room's timeline events,
+    until until(events) is true or deadline_s passes. Returns (events,
+    next_batch, bodies) where bodies are all sync bodies seen."""
+    events, bodies = [], []
+    end = time.monotonic() + deadline_s
+    while not until(events) and time.monotonic() < end:
+        left = max(0, int((end - time.monotonic()) * 1000))
+        body = user.sync(since, timeout=min(left, 5000), filter=filter)
+        bodies.append(body)
+        events += sync_timeline(body, room_id, section)
+        since = body["next_batch"]
+    return events, since, bodies
+
+
+def paginate(user, room_id, direction="b", *, from_=None, to=None, limit=100,
+             filter=None, max_pages=1000):
+    """Follow /messages `end` tokens until the spec's end-of-history signal
+    (`end` absent). Returns (events, pages). Fails the test on a non-200, on
+    a `start` that is not the `from` sent, or after max_pages."""
+    events, pages = [], 0
+    while True:
+        r = user.messages(room_id, direction, from_=from_, to=to, limit=limit, filter=filter)
+        assert r.status == 200, f"/messages page {pages}: {r!r}"
+        pages += 1
+        assert isinstance(r.json.get("chunk"), list), r
+        if from_ is not None:
+            assert r.json.get("start") == from_, f"start is not from: {r!r}"
+        events += r.json["chunk"]
+        end = r.json.get("end")
+        if end is None:
+            return events, pages
+        assert pages < max_pages, f"/messages never ended after {pages} pages"
+        from_ = end

@@ -489,7 +489,9 @@ def test_register_uia_dummy(server):
     assert r.status == 200, r
     assert r.json["user_id"] == mxid(name)
     assert r.json["access_token"] and r.json["device_id"]
-    assert server.whoami(r.json["access_token"]).json["user_id"] == mxid(name)
+    # "The returned access token must be associated with the device_id".
+    who = server.whoami(r.json["access_token"]).json
+    assert who["user_id"] == mxid(name) and who["device_id"] == r.json["device_id"], who
 
 
 def test_register_unknown_auth_type(server):
@@ -1122,6 +1124,39 @@ def test_r0_prefix_equivalence(server):
     assert_error(server.whoami(tok), 401, "M_UNKNOWN_TOKEN")
 
 
+def test_r0_account_management(server):
+    """The UIA-protected account endpoints under r0: password change, device
+    rename and deletion, bulk deletion, logout/all, deactivation."""
+    name = unique_name()
+    reg = server.register(name)
+    tok = reg["access_token"]
+
+    def uia_r0(method, endpoint, body, password=PASSWORD):
+        first = server.client(method, endpoint, body, token=tok, prefix="r0")
+        assert first.status == 401, (endpoint, first)
+        body = dict(body, auth=password_auth(name, password, first.json.get("session")))
+        return server.client(method, endpoint, body, token=tok, prefix="r0")
+
+    assert uia_r0("POST", "account/password", {"new_password": "r0 password",
+                                               "logout_devices": False}).status == 200
+    a, b, c = (server.login(name, "r0 password") for _ in range(3))
+    r = server.client("PUT", f"devices/{a['device_id']}", {"display_name": "r0 name"},
+                      token=tok, prefix="r0")
+    assert r.status == 200, r
+    r = server.client("GET", f"devices/{a['device_id']}", token=tok, prefix="r0")
+    assert r.json.get("display_name") == "r0 name", r
+    assert uia_r0("DELETE", f"devices/{a['device_id']}", {}, "r0 password").status == 200
+    assert uia_r0("POST", "delete_devices", {"devices": [b["device_id"]]},
+                  "r0 password").status == 200
+    for gone in (a, b):
+        assert_error(server.whoami(gone["access_token"]), 401, "M_UNKNOWN_TOKEN")
+    assert server.whoami(c["access_token"]).status == 200
+    r = uia_r0("POST", "account/deactivate", {}, "r0 password")
+    assert r.status == 200, r
+    for dead in (reg, c):
+        assert_error(server.whoami(dead["access_token"]), 401, "M_UNKNOWN_TOKEN")
+
+
 # --------------------------------------------------------------------------
 # Concurrency
 # --------------------------------------------------------------------------
@@ -1222,13 +1257,16 @@ def test_garbage_requests_survived(make_server, data):
     others, and still shuts down cleanly on SIGTERM (a private server, so a
     stuck shutdown is blamed on this input)."""
     srv = make_server()
-    out = _raw_bytes(srv.port, data)
-    assert out is not None, "server neither answered nor closed the connection " \
-                            "within 3 s of the client's EOF"
-    if out:
-        m = re.match(rb"HTTP/1\.[01] (\d{3})", out)
-        assert m and 400 <= int(m.group(1)) < 600 and int(m.group(1)) != 500, out[:200]
-    assert srv.request("GET", "/_matrix/client/versions").status == 200
+    # Several connections: a race in connection handling shows up in some
+    # attempts only.
+    for attempt in range(4):
+        out = _raw_bytes(srv.port, data, timeout=1.5)
+        assert out is not None, f"attempt {attempt}: server neither answered nor " \
+                                "closed the connection within 1.5 s of the client's EOF"
+        if out:
+            m = re.match(rb"HTTP/1\.[01] (\d{3})", out)
+            assert m and 400 <= int(m.group(1)) < 600 and int(m.group(1)) != 500, out[:200]
+        assert srv.request("GET", "/_matrix/client/versions").status == 200
 
 
 @pytest.mark.parametrize("segment", [

@@ -169,6 +169,17 @@ def test_refresh_token_dies_with_device_deletion(server):
     assert_error(_refresh(server, victim["refresh_token"]), 401, "M_UNKNOWN_TOKEN")
 
 
+def test_refresh_token_dies_with_deactivation(server):
+    """POST /account/deactivate removes "all ability for the user to login
+    again": a refresh token must not mint new access tokens afterwards."""
+    name = unique_name()
+    main = server.register(name)
+    other = server.login(name, refresh_token=True)
+    r = server.uia("POST", "account/deactivate", {}, main["access_token"], name)
+    assert r.status == 200, r
+    assert_error(_refresh(server, other["refresh_token"]), 401, "M_UNKNOWN_TOKEN")
+
+
 def test_logout_all_kills_every_session(server):
     """POST /logout/all: "Invalidates all access tokens for a user ... This
     includes the access token that made this request. All devices for the
