@@ -383,8 +383,14 @@ def room_path(room_id):
 
 
 class MatrixUser:
-    def __init__(self, server, name=None):
+    def __init__(self, server, name=None, *, token=None, user_id=None):
+        """Register a fresh account, or (token and user_id given) wrap an
+        existing session, e.g. one a nio client logged in."""
         self.server = server
+        if token is not None:
+            self.user_id, self.token, self.device_id = user_id, token, None
+            self.name = user_id
+            return
         self.name = name or unique_name("r")
         reg = server.register(self.name)
         self.user_id = reg["user_id"]
