@@ -26,11 +26,6 @@ struct glob_text {
     size_t *budget;
 };
 
-static unsigned char fold(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
-}
-
 static bool is_word_byte(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -51,6 +46,47 @@ static size_t utf8_len(const unsigned char *s, size_t n, size_t i)
         if ((s[i + j] & 0xC0) != 0x80)
             return 1;
     return len;
+}
+
+/* The code point at s[i] and its length; a malformed byte b decodes to
+ * 0xDC00 + b, which no well-formed sequence yields, so it only ever
+ * equals itself. */
+static uint32_t utf8_decode(const unsigned char *s, size_t n, size_t i, size_t *len)
+{
+    static const unsigned char lead_mask[5] = { 0, 0x7F, 0x1F, 0x0F, 0x07 };
+    uint32_t cp;
+
+    *len = utf8_len(s, n, i);
+    if (*len == 1)
+        return s[i] < 0x80 ? s[i] : 0xDC00u + s[i];
+    cp = s[i] & lead_mask[*len];
+    for (size_t j = 1; j < *len; j++)
+        cp = (cp << 6) | (s[i + j] & 0x3F);
+    return cp;
+}
+
+/* "The exact meaning of case insensitive is defined by the implementation
+ * of the homeserver": simple case folding of the Latin, Greek and
+ * Cyrillic letters (names like "Zoë" or "Борис" fold too), a table small
+ * enough to read, not the whole of Unicode. */
+static uint32_t fold(uint32_t c)
+{
+    if ((c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7) ||
+        (c >= 0x391 && c <= 0x3AB && c != 0x3A2) || (c >= 0x410 && c <= 0x42F))
+        return c + 0x20;
+    if (c >= 0x400 && c <= 0x40F)
+        return c + 0x50;
+    /* Latin Extended-A pairs upper/lower case as even/odd, except
+     * U+0139..U+0148 and U+0179..U+017E which pair odd/even; the Turkish
+     * dotted and dotless i (U+0130, U+0131) are left alone. */
+    if ((c >= 0x100 && c <= 0x12F) || (c >= 0x132 && c <= 0x137) ||
+        (c >= 0x14A && c <= 0x177))
+        return c | 1;
+    if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E))
+        return (c & 1) ? c + 1 : c;
+    if (c == 0x178)
+        return 0xFF;
+    return c;
 }
 
 static bool charge(struct glob_text *t, size_t cost)
@@ -82,18 +118,29 @@ static bool end_ok(const struct glob_text *t, enum push_glob_mode mode, size_t p
 static int seg_match_at(struct glob_text *t, const unsigned char *seg, size_t len,
                         bool literal, size_t p, size_t *end)
 {
-    for (size_t i = 0; i < len; i++) {
+    size_t i = 0, plen, tlen;
+
+    while (i < len) {
         if (!charge(t, 1))
             return -1;
         if (p >= t->n)
             return 0;
         if (seg[i] == '?' && !literal) {
             p += utf8_len(t->s, t->n, p);
+            i++;
             continue;
         }
-        if (fold(seg[i]) != fold(t->s[p]))
+        if (seg[i] < 0x80 && t->s[p] < 0x80) {
+            /* The common case, without decoding. */
+            plen = tlen = 1;
+            if (fold(seg[i]) != fold(t->s[p]))
+                return 0;
+        } else if (fold(utf8_decode(seg, len, i, &plen)) !=
+                   fold(utf8_decode(t->s, t->n, p, &tlen))) {
             return 0;
-        p++;
+        }
+        i += plen;
+        p += tlen;
     }
     *end = p;
     return 1;

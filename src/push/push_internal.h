@@ -43,8 +43,8 @@ enum push_glob_mode {
 };
 
 /* Glob match ("Glob-style matching": '*' zero or more characters, '?'
- * exactly one character, a UTF-8 sequence counting as one) with ASCII
- * case folding. literal: '*' and '?' are ordinary characters (display
+ * exactly one character, a UTF-8 sequence counting as one), case-
+ * insensitive for Latin, Greek and Cyrillic letters. literal: '*' and '?' are ordinary characters (display
  * names). *budget is decremented by the work done. */
 enum push_glob_result push_glob_match(const char *pattern, size_t plen,
                                       const char *text, size_t tlen,

@@ -26,6 +26,11 @@
  * what the user changed on server-default rules. NULL means "nothing
  * changed" wherever a state is read.
  *
+ * Matching: globs are case-insensitive for Latin, Greek and Cyrillic
+ * letters (the spec leaves "case insensitive" to the implementation);
+ * word boundaries are the spec's, byte-wise: anything but [A-Za-z0-9_].
+ * Room and sender rules compare IDs exactly.
+ *
  * Server-default rules are the v1.19 list ("Predefined Rules"): the legacy
  * body-matching rules (.m.rule.contains_user_name, .contains_display_name,
  * .roomnotif) were removed from the spec in v1.17 and are not served.
