@@ -55,47 +55,55 @@ static int user_rule_load(enum push_kind kind, const json_t *r, json_t **out)
     return rule != NULL ? 1 : -1;
 }
 
-static bool list_has_id(const json_t *list, const char *id)
-{
-    const json_t *r;
-    size_t i;
-
-    json_array_foreach(list, i, r)
-        if (strcmp(json_string_value(json_object_get(r, "rule_id")), id) == 0)
-            return true;
-    return false;
-}
-
-/* Append the valid user rules of kind to list; -1 on allocation failure. */
+/* Append the valid user rules of kind to list, the first of each rule
+ * ID only (a hash set: a thousand rules are not compared pairwise); -1 on
+ * allocation failure. User rule IDs never start with '.', so they never
+ * collide with the server-default rules. */
 static int user_rules_append(json_t *list, enum push_kind kind, const json_t *user_state)
 {
     const json_t *rules = json_object_get(json_object_get(user_state, "rules"),
                                           push_kind_name(kind));
     const json_t *r;
+    json_t *seen;
     size_t i, taken = 0;
+    int rc = 0;
 
     if (!json_is_array(rules))
         return 0;
+    seen = json_object();
+    if (seen == NULL)
+        return -1;
     json_array_foreach(rules, i, r) {
         json_t *rule;
-        int rc;
+        const char *id;
 
         if (taken >= PUSH_MAX_RULES_PER_KIND)
             break;
         rc = user_rule_load(kind, r, &rule);
         if (rc < 0)
-            return -1;
-        if (rc == 0)
+            break;
+        rc = 0;
+        if (rule == NULL)
             continue;
-        if (list_has_id(list, json_string_value(json_object_get(rule, "rule_id")))) {
+        id = json_string_value(json_object_get(rule, "rule_id"));
+        if (json_object_get(seen, id) != NULL) {
             json_decref(rule);
             continue;
         }
-        if (json_array_append_new(list, rule) != 0)
-            return -1;
+        if (json_object_set_new(seen, id, json_true()) != 0) {
+            json_decref(rule);
+            rc = -1;
+            break;
+        }
+        /* append_new releases rule even when it fails. */
+        if (json_array_append_new(list, rule) != 0) {
+            rc = -1;
+            break;
+        }
         taken++;
     }
-    return 0;
+    json_decref(seen);
+    return rc;
 }
 
 /* Append a copy of the server-default rule d with the user's changes. */
