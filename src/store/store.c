@@ -33,7 +33,7 @@ static const struct store_backend *const store_backends[] = {
 /* ---- argument checks -------------------------------------------------- */
 
 /* A string within max bytes; NULL is accepted only when nullable. */
-static bool store_text_ok(const char *s, size_t max, bool nullable)
+bool store_text_ok(const char *s, size_t max, bool nullable)
 {
 	if (s == NULL)
 		return nullable;
@@ -62,7 +62,7 @@ bool store_device_id_ok(const char *device_id)
 	return n >= 1 && n <= STORE_DEVICE_ID_MAX;
 }
 
-static enum store_result store_refuse(const char *what)
+enum store_result store_refuse(const char *what)
 {
 	log_warn("store: refused call with invalid %s", what);
 	return STORE_ERROR;
@@ -102,7 +102,7 @@ static bool store_token_info_valid(const struct store_token_info *t)
 }
 
 /* Turns a STORE_OK whose output failed validation into STORE_ERROR. */
-static enum store_result store_loaded(enum store_result r, bool valid, const char *what)
+enum store_result store_loaded(enum store_result r, bool valid, const char *what)
 {
 	if (r != STORE_OK || valid)
 		return r;
@@ -154,6 +154,12 @@ void store_close(struct store *st)
 		return;
 	st->be->close(st->handle);
 	free(st);
+}
+
+const struct store_backend *store_backend_of(struct store *st, void **handle)
+{
+	*handle = st->handle;
+	return st->be;
 }
 
 int store_schema_version(struct store *st)

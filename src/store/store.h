@@ -209,4 +209,197 @@ enum store_result store_refresh_rotate(struct store *st,
                                        const struct store_session_new *s,
                                        char **out_user_id, char **out_device_id);
 
+/* ---- rooms and events ------------------------------------------------ */
+/*
+ * Events are stored once, as the canonical JSON of the signed PDU, with the
+ * columns the server queries on. Every event has a position in one global
+ * stream (stream ordering, 1, 2, 3...) assigned at commit; on one server the
+ * stream order in a room is also its DAG order, so "the state before
+ * position P" is, per (type, state_key), the last state event of the room
+ * with a position < P. Only events that passed the authorization rules are
+ * persisted: a rejected event never enters state.
+ */
+#define STORE_EVENT_MAX_BYTES 65536
+
+struct store_room {
+	char *room_id;
+	char *room_version;
+	char *creator;
+	int64_t created_ts;
+	bool published;          /* listed in the public room directory */
+};
+void store_room_clear(struct store_room *r);
+
+struct store_event {
+	int64_t stream;          /* position in the global stream */
+	char *event_id;
+	char *room_id;
+	char *type;
+	char *state_key;         /* NULL for a non-state event */
+	char *sender;
+	int64_t origin_ts;
+	char *json;              /* the PDU as stored (canonical JSON) */
+	char *prev_content;      /* JSON text of the state it replaced, or NULL */
+	char *redacted_by;       /* event ID of the redaction, or NULL */
+	char *txn_id;            /* the sender device's transaction ID, or NULL */
+	char *txn_device_id;     /* the device that sent it, or NULL */
+};
+void store_event_clear(struct store_event *e);
+
+struct store_event_list {
+	struct store_event *items;
+	size_t n;
+};
+void store_event_list_clear(struct store_event_list *l);
+
+struct store_room_new {
+	const char *room_id;
+	const char *room_version;
+	const char *creator;
+	int64_t created_ts;
+};
+
+struct store_event_new {
+	const char *event_id;
+	const char *room_id;
+	const char *type;
+	const char *state_key;       /* NULL for non-state */
+	const char *sender;
+	int64_t origin_ts;
+	int64_t depth;
+	const char *json;            /* canonical PDU */
+	size_t json_len;             /* <= STORE_EVENT_MAX_BYTES */
+	const char *prev_content;    /* JSON text or NULL */
+	const char *membership;      /* content.membership of an m.room.member event */
+	const char *txn_id;          /* with txn_device_id: idempotency of PUT /send */
+	const char *txn_device_id;
+	const char *redacts;         /* m.room.redaction: the target event ID */
+	const char *redacted_json;   /* the target's redacted PDU, replacing its stored JSON */
+};
+
+/* Persist events in order, in ONE transaction: optionally create the room
+ * first (createRoom), then each event; update the room's current state
+ * and the membership index for state events; record (sender, device,
+ * txn_id) -> event_id; apply redactions (the target's stored JSON is
+ * replaced by redacted_json and its redacted_by set). streams_out[i]
+ * receives each event's stream position. STORE_CONFLICT if an event ID,
+ * the room ID or the transaction ID already exists (nothing is written). */
+enum store_result store_events_persist(struct store *st, const struct store_room_new *room,
+                                       const struct store_event_new *events, size_t n,
+                                       int64_t *streams_out);
+
+enum store_result store_room_get(struct store *st, const char *room_id, struct store_room *out);
+enum store_result store_room_set_published(struct store *st, const char *room_id, bool published);
+/* Rooms in the public directory, ordered by room ID after `since` (NULL
+ * from the start), at most limit. */
+enum store_result store_rooms_published(struct store *st, const char *since, size_t limit,
+                                        char ***room_ids_out, size_t *n_out);
+
+/* The highest stream position committed so far (0 if none).
+ * -1 if the back end failed (logged). */
+int64_t store_stream_max(struct store *st);
+
+enum store_result store_event_get(struct store *st, const char *event_id, struct store_event *out);
+/* The event an earlier PUT /send (or redact) with this transaction ID of
+ * this device created: STORE_OK with *event_id_out malloc'd, or NOT_FOUND. */
+enum store_result store_txn_get(struct store *st, const char *user_id, const char *device_id,
+                                const char *txn_id, char **event_id_out);
+
+/* Events of a room with from < stream <= to (to = 0: no upper bound), at
+ * most limit, ordered forwards (backwards=false: ascending, the first
+ * `limit` after from) or backwards (descending from `to`, the last `limit`
+ * before to; from is then the lower bound, 0 for none). */
+enum store_result store_room_events(struct store *st, const char *room_id, int64_t from,
+                                    int64_t to, size_t limit, bool backwards,
+                                    struct store_event_list *out);
+
+/* The room's state before stream position `at` (at = 0: current state),
+ * one event per (type, state_key), ordered by type then state_key. */
+enum store_result store_room_state(struct store *st, const char *room_id, int64_t at,
+                                   struct store_event_list *out);
+/* One state entry before `at` (0: current). */
+enum store_result store_room_state_get(struct store *st, const char *room_id, int64_t at,
+                                       const char *type, const char *state_key,
+                                       struct store_event *out);
+
+struct store_membership {
+	char *room_id;
+	char *user_id;
+	char *membership;        /* join, invite, leave, ban, knock */
+	char *event_id;
+	int64_t stream;
+};
+void store_membership_clear(struct store_membership *m);
+struct store_membership_list {
+	struct store_membership *items;
+	size_t n;
+};
+void store_membership_list_clear(struct store_membership_list *l);
+
+/* The user's current membership in every room they ever had one in. */
+enum store_result store_user_memberships(struct store *st, const char *user_id,
+                                         struct store_membership_list *out);
+/* Every membership event of this user in this room, oldest first (the
+ * history the visibility rules walk). */
+enum store_result store_membership_history(struct store *st, const char *room_id,
+                                           const char *user_id,
+                                           struct store_membership_list *out);
+/* Members of a room (current), optionally only one membership. */
+enum store_result store_room_members(struct store *st, const char *room_id,
+                                     const char *membership /* NULL: all */,
+                                     struct store_membership_list *out);
+/* Positions of the newest event of each of these rooms with stream > since
+ * (rooms without such an event are left out): for incremental /sync. */
+enum store_result store_rooms_changed_since(struct store *st, const char *const *room_ids,
+                                            size_t n, int64_t since,
+                                            struct store_membership_list *out /* room_id, stream */);
+
+/* ---- filters and account data --------------------------------------- */
+
+/* Store a filter (JSON text) for a user; *filter_id_out is a decimal ID
+ * (malloc'd), unique per user. */
+enum store_result store_filter_put(struct store *st, const char *user_id, const char *json,
+                                   char **filter_id_out);
+enum store_result store_filter_get(struct store *st, const char *user_id,
+                                   const char *filter_id, char **json_out);
+
+/* Account data: room_id NULL for global. Each put takes the next position
+ * of the account-data stream (*stream_out). */
+enum store_result store_account_data_put(struct store *st, const char *user_id,
+                                         const char *room_id, const char *type,
+                                         const char *json, int64_t *stream_out);
+enum store_result store_account_data_get(struct store *st, const char *user_id,
+                                         const char *room_id, const char *type,
+                                         char **json_out);
+struct store_account_data {
+	char *room_id;           /* NULL for global */
+	char *type;
+	char *json;
+	int64_t stream;
+};
+struct store_account_data_list {
+	struct store_account_data *items;
+	size_t n;
+};
+void store_account_data_list_clear(struct store_account_data_list *l);
+/* Everything of a user with stream > since (0: all). */
+enum store_result store_account_data_since(struct store *st, const char *user_id,
+                                           int64_t since, struct store_account_data_list *out);
+/* The account-data stream's highest position (0 if none; -1 on failure). */
+int64_t store_account_data_stream_max(struct store *st);
+
+/* ---- limits of rooms, events and account data (additions) ------------- */
+/* "state_key MUST NOT exceed 255 bytes. type MUST NOT exceed 255 bytes"
+ * and room and event IDs "MUST NOT exceed 255 bytes" (spec, Client-Server
+ * API, Size limits; Appendices, Room IDs and Event IDs). The store also
+ * uses 255 bytes for account-data types and membership values. */
+#define STORE_ID_MAX            255
+#define STORE_TXN_ID_MAX        1024    /* the spec sets none; ours */
+#define STORE_PERSIST_MAX       4096    /* events in one store_events_persist */
+#define STORE_LIST_LIMIT_MAX    1000    /* a larger limit is lowered to this */
+#define STORE_ROOMS_QUERY_MAX   100000  /* room IDs in one rooms_changed_since */
+#define STORE_STATE_MAX         1000000 /* state entries one room may return */
+/* Free what store_rooms_published returned: each ID, then the array. */
+void store_room_ids_free(char **room_ids, size_t n);
+
 #endif

@@ -76,12 +76,68 @@ struct store_backend {
 	                                    const unsigned char old_hash[STORE_TOKEN_HASH_LEN],
 	                                    const struct store_session_new *s,
 	                                    char **out_user_id, char **out_device_id);
+
+	/* rooms and events: limits and IDs checked by the front; n and limit
+	 * within STORE_PERSIST_MAX and STORE_LIST_LIMIT_MAX. */
+	enum store_result (*events_persist)(void *h, const struct store_room_new *room,
+	                                    const struct store_event_new *events, size_t n,
+	                                    int64_t *streams_out);
+	enum store_result (*room_get)(void *h, const char *room_id, struct store_room *out);
+	enum store_result (*room_set_published)(void *h, const char *room_id, bool published);
+	enum store_result (*rooms_published)(void *h, const char *since, size_t limit,
+	                                     char ***room_ids_out, size_t *n_out);
+	enum store_result (*stream_max)(void *h, int64_t *out);
+	enum store_result (*event_get)(void *h, const char *event_id, struct store_event *out);
+	enum store_result (*txn_get)(void *h, const char *user_id, const char *device_id,
+	                             const char *txn_id, char **event_id_out);
+	enum store_result (*room_events)(void *h, const char *room_id, int64_t from, int64_t to,
+	                                 size_t limit, bool backwards,
+	                                 struct store_event_list *out);
+	enum store_result (*room_state)(void *h, const char *room_id, int64_t at,
+	                                struct store_event_list *out);
+	enum store_result (*room_state_get)(void *h, const char *room_id, int64_t at,
+	                                    const char *type, const char *state_key,
+	                                    struct store_event *out);
+	enum store_result (*user_memberships)(void *h, const char *user_id,
+	                                      struct store_membership_list *out);
+	enum store_result (*membership_history)(void *h, const char *room_id,
+	                                        const char *user_id,
+	                                        struct store_membership_list *out);
+	enum store_result (*room_members)(void *h, const char *room_id, const char *membership,
+	                                  struct store_membership_list *out);
+	enum store_result (*rooms_changed_since)(void *h, const char *const *room_ids, size_t n,
+	                                         int64_t since,
+	                                         struct store_membership_list *out);
+
+	/* filters (IDs as numbers: the front parses the decimal text) and
+	 * account data (room_id NULL for global) */
+	enum store_result (*filter_put)(void *h, const char *user_id, const char *json,
+	                                int64_t *filter_id_out);
+	enum store_result (*filter_get)(void *h, const char *user_id, int64_t filter_id,
+	                                char **json_out);
+	enum store_result (*account_data_put)(void *h, const char *user_id, const char *room_id,
+	                                      const char *type, const char *json,
+	                                      int64_t *stream_out);
+	enum store_result (*account_data_get)(void *h, const char *user_id, const char *room_id,
+	                                      const char *type, char **json_out);
+	enum store_result (*account_data_since)(void *h, const char *user_id, int64_t since,
+	                                        struct store_account_data_list *out);
+	enum store_result (*account_data_stream_max)(void *h, int64_t *out);
 };
 
 /* The front's ID checks, shared so that a back end can check IDs it loads
  * inside a write, before it acts on them. */
 bool store_user_id_ok(const char *user_id);
 bool store_device_id_ok(const char *device_id);
+
+/* Shared by the front's files (store.c defines them): a string within max
+ * bytes (NULL only if nullable); log and refuse a bad argument; turn a
+ * STORE_OK whose loaded output failed validation into STORE_ERROR; and the
+ * back end behind a store, for the front files other than store.c. */
+bool store_text_ok(const char *s, size_t max, bool nullable);
+enum store_result store_refuse(const char *what);
+enum store_result store_loaded(enum store_result r, bool valid, const char *what);
+const struct store_backend *store_backend_of(struct store *st, void **handle);
 
 /* The back ends compiled in (src/store/<name>/). */
 extern const struct store_backend store_backend_sqlite;

@@ -75,6 +75,96 @@ static const char *const sqlite_migrations[] = {
 	 * tokens). NULL once the new pair has been used. */
 	"ALTER TABLE refresh_tokens ADD COLUMN parent_id INTEGER REFERENCES refresh_tokens (id);"
 	"CREATE INDEX refresh_tokens_parent ON refresh_tokens (parent_id);",
+
+	/* 3: rooms, events, state, memberships, transaction IDs, filters and
+	 * account data.
+	 * - events.stream is the global stream position; AUTOINCREMENT so a
+	 *   position is never handed out twice. events_room_stream serves
+	 *   ranges (/messages, /sync) and rooms_changed_since;
+	 *   events_room_state (partial: state events only) serves the state
+	 *   before a position, reading the index alone.
+	 * - current_state is the room's state now, one row per (type,
+	 *   state_key), kept by the persist job.
+	 * - memberships is a history (one row per member event, keyed by its
+	 *   stream), which the visibility rules walk; memberships_user_room
+	 *   serves it. "Current membership of a user" is not a second table:
+	 *   it is current_state's member row (current_state_member finds a
+	 *   user's rows) joined to memberships by stream, so there is one
+	 *   record of what is current and nothing to keep in step with it.
+	 * - account_data has its own stream, a counter in stream_counters
+	 *   (not MAX(stream), which an overwrite cannot lower but a future
+	 *   delete could). Global entries have room_id ''. */
+	"CREATE TABLE rooms ("
+	"  room_id TEXT NOT NULL PRIMARY KEY,"
+	"  room_version TEXT NOT NULL,"
+	"  creator TEXT NOT NULL,"
+	"  created_ts INTEGER NOT NULL,"
+	"  published INTEGER NOT NULL DEFAULT 0 CHECK (published IN (0, 1))"
+	");"
+	"CREATE INDEX rooms_published ON rooms (room_id) WHERE published = 1;"
+	"CREATE TABLE events ("
+	"  stream INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  event_id TEXT NOT NULL UNIQUE,"
+	"  room_id TEXT NOT NULL REFERENCES rooms (room_id),"
+	"  type TEXT NOT NULL,"
+	"  state_key TEXT,"
+	"  sender TEXT NOT NULL,"
+	"  origin_ts INTEGER NOT NULL,"
+	"  depth INTEGER NOT NULL,"
+	"  json TEXT NOT NULL,"
+	"  prev_content TEXT,"
+	"  redacted_by TEXT,"
+	"  txn_id TEXT,"
+	"  txn_device_id TEXT"
+	");"
+	"CREATE INDEX events_room_stream ON events (room_id, stream);"
+	"CREATE INDEX events_room_state ON events (room_id, type, state_key, stream) "
+	"  WHERE state_key IS NOT NULL;"
+	"CREATE TABLE current_state ("
+	"  room_id TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  state_key TEXT NOT NULL,"
+	"  event_id TEXT NOT NULL REFERENCES events (event_id),"
+	"  stream INTEGER NOT NULL REFERENCES events (stream),"
+	"  PRIMARY KEY (room_id, type, state_key)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX current_state_member ON current_state (state_key, room_id) "
+	"  WHERE type = 'm.room.member';"
+	"CREATE TABLE memberships ("
+	"  stream INTEGER NOT NULL PRIMARY KEY REFERENCES events (stream),"
+	"  room_id TEXT NOT NULL,"
+	"  user_id TEXT NOT NULL,"
+	"  membership TEXT NOT NULL,"
+	"  event_id TEXT NOT NULL REFERENCES events (event_id)"
+	");"
+	"CREATE INDEX memberships_user_room ON memberships (user_id, room_id, stream);"
+	"CREATE TABLE transactions ("
+	"  user_id TEXT NOT NULL,"
+	"  device_id TEXT NOT NULL,"
+	"  txn_id TEXT NOT NULL,"
+	"  event_id TEXT NOT NULL REFERENCES events (event_id),"
+	"  PRIMARY KEY (user_id, device_id, txn_id)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE filters ("
+	"  user_id TEXT NOT NULL,"
+	"  filter_id INTEGER NOT NULL,"
+	"  json TEXT NOT NULL,"
+	"  PRIMARY KEY (user_id, filter_id)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE account_data ("
+	"  user_id TEXT NOT NULL,"
+	"  room_id TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  json TEXT NOT NULL,"
+	"  stream INTEGER NOT NULL UNIQUE,"
+	"  PRIMARY KEY (user_id, room_id, type)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX account_data_user_stream ON account_data (user_id, stream);"
+	"CREATE TABLE stream_counters ("
+	"  name TEXT NOT NULL PRIMARY KEY,"
+	"  pos INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"INSERT INTO stream_counters (name, pos) VALUES ('account_data', 0);",
 };
 
 const int sqlite_migration_count =

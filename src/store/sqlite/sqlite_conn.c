@@ -21,6 +21,17 @@
                   "deactivated, locked, suspended, created_ts"
 #define DEVICE_COLS "user_id, device_id, display_name, created_ts, last_seen_ts, " \
                     "last_seen_ip, last_seen_user_agent"
+#define EVENT_COLS "stream, event_id, room_id, type, state_key, sender, origin_ts, json, " \
+                   "prev_content, redacted_by, txn_id, txn_device_id"
+#define EVENT_COLS_E "e.stream, e.event_id, e.room_id, e.type, e.state_key, e.sender, " \
+                     "e.origin_ts, e.json, e.prev_content, e.redacted_by, e.txn_id, " \
+                     "e.txn_device_id"
+#define MEMBER_COLS_M "m.room_id, m.user_id, m.membership, m.event_id, m.stream"
+/* 500 anonymous parameters, numbered ?2..?501 after an explicit ?1, each
+ * followed by a comma (the list ends with NULL, which matches nothing). */
+#define SQL_Q10 "?,?,?,?,?,?,?,?,?,?,"
+#define SQL_Q100 SQL_Q10 SQL_Q10 SQL_Q10 SQL_Q10 SQL_Q10 SQL_Q10 SQL_Q10 SQL_Q10 SQL_Q10 SQL_Q10
+#define SQL_Q500 SQL_Q100 SQL_Q100 SQL_Q100 SQL_Q100 SQL_Q100
 
 /* Every statement the back end runs: reading this table tells what SQL the
  * server can issue. */
@@ -109,6 +120,107 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 	[SQ_ACCESS_EXPIRE_BY_REFRESH] =
 		"UPDATE access_tokens SET expires_ts = ?2 WHERE refresh_token_id = ?1 "
 		"AND (expires_ts = 0 OR expires_ts > ?2)",
+
+	/* ---- rooms, events, memberships ---- */
+	/* deferred: a read transaction on a reader (rooms_changed_since) */
+	[SQ_READ_BEGIN] = "BEGIN",
+	[SQ_ROOM_INSERT] =
+		"INSERT INTO rooms (room_id, room_version, creator, created_ts) "
+		"VALUES (?1, ?2, ?3, ?4)",
+	[SQ_ROOM_EXISTS] = "SELECT 1 FROM rooms WHERE room_id = ?1",
+	[SQ_ROOM_GET] =
+		"SELECT room_id, room_version, creator, created_ts, published FROM rooms "
+		"WHERE room_id = ?1",
+	[SQ_ROOM_SET_PUBLISHED] = "UPDATE rooms SET published = ?2 WHERE room_id = ?1",
+	[SQ_ROOMS_PUBLISHED] =
+		"SELECT room_id FROM rooms WHERE published = 1 AND room_id > ?1 "
+		"ORDER BY room_id LIMIT ?2",
+	[SQ_EVENT_INSERT] =
+		"INSERT INTO events (event_id, room_id, type, state_key, sender, origin_ts, "
+		"depth, json, prev_content, txn_id, txn_device_id) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[SQ_EVENT_GET] = "SELECT " EVENT_COLS " FROM events WHERE event_id = ?1",
+	/* the first redaction is the one recorded; the JSON is the same for any */
+	[SQ_EVENT_REDACT] =
+		"UPDATE events SET json = ?3, redacted_by = COALESCE(redacted_by, ?2) "
+		"WHERE event_id = ?1 AND room_id = ?4",
+	[SQ_TXN_INSERT] =
+		"INSERT INTO transactions (user_id, device_id, txn_id, event_id) "
+		"VALUES (?1, ?2, ?3, ?4)",
+	[SQ_TXN_GET] =
+		"SELECT event_id FROM transactions WHERE user_id = ?1 AND device_id = ?2 "
+		"AND txn_id = ?3",
+	[SQ_STATE_UPSERT] =
+		"INSERT INTO current_state (room_id, type, state_key, event_id, stream) "
+		"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (room_id, type, state_key) "
+		"DO UPDATE SET event_id = excluded.event_id, stream = excluded.stream",
+	[SQ_MEMBERSHIP_INSERT] =
+		"INSERT INTO memberships (room_id, user_id, membership, event_id, stream) "
+		"VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQ_STREAM_MAX] = "SELECT COALESCE(MAX(stream), 0) FROM events",
+	[SQ_ROOM_EVENTS_FWD] =
+		"SELECT " EVENT_COLS " FROM events WHERE room_id = ?1 AND stream > ?2 "
+		"AND stream <= ?3 ORDER BY stream ASC LIMIT ?4",
+	[SQ_ROOM_EVENTS_BWD] =
+		"SELECT " EVENT_COLS " FROM events WHERE room_id = ?1 AND stream > ?2 "
+		"AND stream <= ?3 ORDER BY stream DESC LIMIT ?4",
+	/* The newest state event per (type, state_key) before ?2: the inner
+	 * query reads only the partial index events_room_state. */
+	[SQ_STATE_AT] =
+		"SELECT " EVENT_COLS " FROM events WHERE stream IN ("
+		"SELECT MAX(stream) FROM events INDEXED BY events_room_state "
+		"WHERE room_id = ?1 AND state_key IS NOT NULL AND stream < ?2 "
+		"GROUP BY type, state_key) ORDER BY type, state_key",
+	[SQ_STATE_CURRENT] =
+		"SELECT " EVENT_COLS_E " FROM current_state AS c "
+		"JOIN events AS e ON e.stream = c.stream WHERE c.room_id = ?1 "
+		"ORDER BY c.type, c.state_key",
+	[SQ_STATE_GET_AT] =
+		"SELECT " EVENT_COLS " FROM events INDEXED BY events_room_state "
+		"WHERE room_id = ?1 AND type = ?2 AND state_key = ?3 "
+		"AND state_key IS NOT NULL AND stream < ?4 ORDER BY stream DESC LIMIT 1",
+	[SQ_STATE_GET_CURRENT] =
+		"SELECT " EVENT_COLS_E " FROM current_state AS c "
+		"JOIN events AS e ON e.stream = c.stream "
+		"WHERE c.room_id = ?1 AND c.type = ?2 AND c.state_key = ?3",
+	/* Current memberships come from current_state, the one record of what
+	 * is current; memberships holds the history and the membership value. */
+	[SQ_USER_MEMBERSHIPS] =
+		"SELECT " MEMBER_COLS_M " FROM current_state AS c "
+		"JOIN memberships AS m ON m.stream = c.stream "
+		"WHERE c.type = 'm.room.member' AND c.state_key = ?1 ORDER BY c.room_id",
+	[SQ_MEMBERSHIP_HISTORY] =
+		"SELECT " MEMBER_COLS_M " FROM memberships AS m "
+		"WHERE m.user_id = ?2 AND m.room_id = ?1 ORDER BY m.stream",
+	[SQ_ROOM_MEMBERS] =
+		"SELECT " MEMBER_COLS_M " FROM current_state AS c "
+		"JOIN memberships AS m ON m.stream = c.stream "
+		"WHERE c.room_id = ?1 AND c.type = 'm.room.member' "
+		"AND (?2 IS NULL OR m.membership = ?2) ORDER BY c.state_key",
+	[SQ_ROOMS_CHANGED] =
+		"SELECT room_id, MAX(stream) FROM events WHERE stream > ?1 "
+		"AND room_id IN (" SQL_Q500 "NULL) GROUP BY room_id",
+
+	/* ---- filters and account data ---- */
+	/* the next ID of this user, chosen under the writer's transaction */
+	[SQ_FILTER_INSERT] =
+		"INSERT INTO filters (user_id, filter_id, json) "
+		"SELECT ?1, COALESCE(MAX(filter_id) + 1, 0), ?2 FROM filters WHERE user_id = ?1 "
+		"RETURNING filter_id",
+	[SQ_FILTER_GET] = "SELECT json FROM filters WHERE user_id = ?1 AND filter_id = ?2",
+	[SQ_ACCOUNT_DATA_NEXT] =
+		"UPDATE stream_counters SET pos = pos + 1 WHERE name = 'account_data' "
+		"RETURNING pos",
+	[SQ_ACCOUNT_DATA_UPSERT] =
+		"INSERT INTO account_data (user_id, room_id, type, json, stream) "
+		"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (user_id, room_id, type) "
+		"DO UPDATE SET json = excluded.json, stream = excluded.stream",
+	[SQ_ACCOUNT_DATA_GET] =
+		"SELECT json FROM account_data WHERE user_id = ?1 AND room_id = ?2 AND type = ?3",
+	[SQ_ACCOUNT_DATA_SINCE] =
+		"SELECT room_id, type, json, stream FROM account_data "
+		"WHERE user_id = ?1 AND stream > ?2 ORDER BY stream",
+	[SQ_ACCOUNT_DATA_MAX] = "SELECT pos FROM stream_counters WHERE name = 'account_data'",
 };
 
 /* Settings of the writer connection. synchronous=FULL in WAL mode syncs

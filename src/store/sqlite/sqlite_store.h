@@ -72,6 +72,41 @@ enum sqlite_stmt_id {
 	SQ_REFRESH_DELETE_CHILDREN,
 	SQ_ACCESS_EXPIRE_BY_REFRESH,
 
+	/* rooms, events, memberships (sqlite_rooms.c, sqlite_events.c) */
+	SQ_READ_BEGIN,
+	SQ_ROOM_INSERT,
+	SQ_ROOM_EXISTS,
+	SQ_ROOM_GET,
+	SQ_ROOM_SET_PUBLISHED,
+	SQ_ROOMS_PUBLISHED,
+	SQ_EVENT_INSERT,
+	SQ_EVENT_GET,
+	SQ_EVENT_REDACT,
+	SQ_TXN_INSERT,
+	SQ_TXN_GET,
+	SQ_STATE_UPSERT,
+	SQ_MEMBERSHIP_INSERT,
+	SQ_STREAM_MAX,
+	SQ_ROOM_EVENTS_FWD,
+	SQ_ROOM_EVENTS_BWD,
+	SQ_STATE_AT,
+	SQ_STATE_CURRENT,
+	SQ_STATE_GET_AT,
+	SQ_STATE_GET_CURRENT,
+	SQ_USER_MEMBERSHIPS,
+	SQ_MEMBERSHIP_HISTORY,
+	SQ_ROOM_MEMBERS,
+	SQ_ROOMS_CHANGED,
+
+	/* filters and account data (sqlite_account_data.c) */
+	SQ_FILTER_INSERT,
+	SQ_FILTER_GET,
+	SQ_ACCOUNT_DATA_NEXT,
+	SQ_ACCOUNT_DATA_UPSERT,
+	SQ_ACCOUNT_DATA_GET,
+	SQ_ACCOUNT_DATA_SINCE,
+	SQ_ACCOUNT_DATA_MAX,
+
 	SQ_COUNT
 };
 
@@ -228,5 +263,50 @@ enum store_result sqlite_refresh_rotate(void *h,
                                         const unsigned char old_hash[STORE_TOKEN_HASH_LEN],
                                         const struct store_session_new *s,
                                         char **out_user_id, char **out_device_id);
+
+/* ---- rooms, events, memberships (sqlite_rooms.c, sqlite_events.c) ---- */
+
+enum store_result sqlite_events_persist(void *h, const struct store_room_new *room,
+                                        const struct store_event_new *events, size_t n,
+                                        int64_t *streams_out);
+enum store_result sqlite_room_get(void *h, const char *room_id, struct store_room *out);
+enum store_result sqlite_room_set_published(void *h, const char *room_id, bool published);
+enum store_result sqlite_rooms_published(void *h, const char *since, size_t limit,
+                                         char ***room_ids_out, size_t *n_out);
+enum store_result sqlite_stream_max(void *h, int64_t *out);
+enum store_result sqlite_event_get(void *h, const char *event_id, struct store_event *out);
+enum store_result sqlite_txn_get(void *h, const char *user_id, const char *device_id,
+                                 const char *txn_id, char **event_id_out);
+enum store_result sqlite_room_events(void *h, const char *room_id, int64_t from, int64_t to,
+                                     size_t limit, bool backwards,
+                                     struct store_event_list *out);
+enum store_result sqlite_room_state(void *h, const char *room_id, int64_t at,
+                                    struct store_event_list *out);
+enum store_result sqlite_room_state_get(void *h, const char *room_id, int64_t at,
+                                        const char *type, const char *state_key,
+                                        struct store_event *out);
+enum store_result sqlite_user_memberships(void *h, const char *user_id,
+                                          struct store_membership_list *out);
+enum store_result sqlite_membership_history(void *h, const char *room_id, const char *user_id,
+                                            struct store_membership_list *out);
+enum store_result sqlite_room_members(void *h, const char *room_id, const char *membership,
+                                      struct store_membership_list *out);
+enum store_result sqlite_rooms_changed_since(void *h, const char *const *room_ids, size_t n,
+                                             int64_t since, struct store_membership_list *out);
+
+/* ---- filters and account data (sqlite_account_data.c) ----------------- */
+
+enum store_result sqlite_filter_put(void *h, const char *user_id, const char *json,
+                                    int64_t *filter_id_out);
+enum store_result sqlite_filter_get(void *h, const char *user_id, int64_t filter_id,
+                                    char **json_out);
+enum store_result sqlite_account_data_put(void *h, const char *user_id, const char *room_id,
+                                          const char *type, const char *json,
+                                          int64_t *stream_out);
+enum store_result sqlite_account_data_get(void *h, const char *user_id, const char *room_id,
+                                          const char *type, char **json_out);
+enum store_result sqlite_account_data_since(void *h, const char *user_id, int64_t since,
+                                            struct store_account_data_list *out);
+enum store_result sqlite_account_data_stream_max(void *h, int64_t *out);
 
 #endif
