@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/sqlite/sqlite_store.h"
@@ -1092,6 +1093,85 @@ static void test_concurrent_persists(void **state)
 	store_event_list_clear(&l);
 }
 
+struct one_persist {
+	struct store *st;
+	enum store_result result;
+	int64_t stream;
+};
+
+static void *one_persist_thread(void *p)
+{
+	struct one_persist *a = p;
+	struct test_event t;
+
+	ev_init(&t, "$late", ROOM_A, "m.room.message", NULL, ALICE, "late");
+	a->result = store_events_persist(a->st, NULL, &t.e, 1, &a->stream);
+	return NULL;
+}
+
+/* store_stream_max never reports a position before its event is
+ * committed: while the writer waits for a lock held elsewhere, readers
+ * still see the old maximum and not the event. */
+static void test_stream_max_only_committed(void **state)
+{
+	struct fixture *f = *state;
+	struct one_persist a = { f->st, STORE_ERROR, 0 };
+	struct timespec ts = { 0, 200 * 1000 * 1000 };
+	struct store_event e;
+	sqlite3 *db = NULL;
+	pthread_t th;
+	int64_t s[5], before;
+
+	create_room(f->st, ROOM_A, "a", s);
+	before = store_stream_max(f->st);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(pthread_create(&th, NULL, one_persist_thread, &a), 0);
+	nanosleep(&ts, NULL);
+	assert_int_equal(store_stream_max(f->st), before);
+	assert_int_equal(store_event_get(f->st, "$late", &e), STORE_NOT_FOUND);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(a.result, STORE_OK);
+	assert_int_equal(a.stream, before + 1);
+	assert_int_equal(store_stream_max(f->st), before + 1);
+}
+
+/* A failure after the event row went in (here the membership insert,
+ * made to fail by a trigger) rolls back the whole batch: STORE_ERROR,
+ * no event, no state, no position used. */
+static void test_failure_mid_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct store_event_list l;
+	struct store_event e;
+	struct test_event t[2];
+	struct store_event_new rows[2];
+	int64_t s[5], before;
+
+	create_room(f->st, ROOM_A, "a", s);
+	before = store_stream_max(f->st);
+	raw_exec(f->path, "CREATE TRIGGER fail_members BEFORE INSERT ON memberships "
+	                  "BEGIN SELECT RAISE(ABORT, 'planted failure'); END");
+	ev_init(&t[0], "$topic", ROOM_A, "m.room.topic", "", ALICE, "t");
+	ev_member(&t[1], "$bob", ROOM_A, BOB, "join");
+	rows[0] = t[0].e;
+	rows[1] = t[1].e;
+	assert_int_equal(store_events_persist(f->st, NULL, rows, 2, NULL), STORE_ERROR);
+	assert_int_equal(store_event_get(f->st, "$topic", &e), STORE_NOT_FOUND);
+	assert_int_equal(store_room_state_get(f->st, ROOM_A, 0, "m.room.topic", "", &e),
+	                 STORE_NOT_FOUND);
+	assert_int_equal(store_stream_max(f->st), before);
+
+	/* the store goes on: without the trigger the same batch lands whole */
+	raw_exec(f->path, "DROP TRIGGER fail_members");
+	assert_int_equal(store_events_persist(f->st, NULL, rows, 2, NULL), STORE_OK);
+	assert_int_equal(store_room_state(f->st, ROOM_A, 0, &l), STORE_OK);
+	assert_int_equal(l.n, 7);
+	store_event_list_clear(&l);
+}
+
 /* ---- loaded rows are validated ---------------------------------------- */
 
 static void test_loaded_rows_validated(void **state)
@@ -1233,6 +1313,8 @@ int main(void)
 		T(test_account_data),
 		T(test_reopen_keeps_everything),
 		T(test_concurrent_persists),
+		T(test_stream_max_only_committed),
+		T(test_failure_mid_batch),
 		T(test_loaded_rows_validated),
 		T(test_query_plans),
 #undef T
