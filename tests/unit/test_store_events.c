@@ -809,6 +809,38 @@ static void test_arguments_refused(void **state)
 	assert_int_equal(store_account_data_stream_max(NULL), -1);
 }
 
+/* "The complete event MUST NOT be larger than 65536 bytes" (Client-Server
+ * API, Size limits): exactly the limit is stored and read back whole, one
+ * byte more is refused. */
+static void test_event_size_boundary(void **state)
+{
+	struct fixture *f = *state;
+	char *json = malloc(STORE_EVENT_MAX_BYTES + 2);
+	struct test_event t;
+	struct store_event e;
+	int64_t s[5];
+
+	assert_non_null(json);
+	create_room(f->st, ROOM_A, "a", s);
+	memset(json, ' ', STORE_EVENT_MAX_BYTES + 1);
+	json[0] = '{';
+	json[STORE_EVENT_MAX_BYTES - 1] = '}';
+	json[STORE_EVENT_MAX_BYTES] = '}';
+	json[STORE_EVENT_MAX_BYTES + 1] = '\0';
+	ev_init(&t, "$big", ROOM_A, "m.room.message", NULL, ALICE, "");
+	t.e.json = json;
+	t.e.json_len = STORE_EVENT_MAX_BYTES + 1;
+	assert_int_equal(store_events_persist(f->st, NULL, &t.e, 1, NULL), STORE_ERROR);
+	/* json_len bounds what is read: the byte after it is not stored */
+	t.e.json_len = STORE_EVENT_MAX_BYTES;
+	persist1(f->st, &t);
+	assert_int_equal(store_event_get(f->st, "$big", &e), STORE_OK);
+	assert_int_equal(strlen(e.json), STORE_EVENT_MAX_BYTES);
+	assert_memory_equal(e.json, json, STORE_EVENT_MAX_BYTES);
+	store_event_clear(&e);
+	free(json);
+}
+
 /* ---- published rooms -------------------------------------------------- */
 
 static void test_published(void **state)
@@ -1308,6 +1340,7 @@ int main(void)
 		T(test_batch_all_or_nothing),
 		T(test_redaction),
 		T(test_arguments_refused),
+		T(test_event_size_boundary),
 		T(test_published),
 		T(test_filters),
 		T(test_account_data),
