@@ -1,0 +1,112 @@
+"""50 clients send into one room at once, 20 messages each, while all of them
+long-poll /sync. Nothing may be lost, and every client's /sync stream must
+hold every message exactly once, all in the same order.
+
+Spec: Syncing (content/client-server-api/_index.md): "all new events which
+are visible to the client will appear in the response to the /sync API";
+a "limited" timeline leaves a gap the client fills with /messages from
+`since` to `prev_batch` - so a client that got a limited response closes
+the gap that way, as the spec tells clients to, and still must see each
+message once. Room events have one order (the room's timeline), so every
+member sees the same sequence; each sender's messages keep their send order
+(they were sent one after the other).
+"""
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from chappe_e2e import MatrixUser, paginate, sync_room
+
+CLIENTS = 50
+PER_CLIENT = 20
+TOTAL = CLIENTS * PER_CLIENT
+DEADLINE_S = 150
+FILTER = {"room": {"timeline": {"limit": 200}}}
+
+
+def _stream(user, room, since, stop_at, errors):
+    """One client's view: incremental /sync from `since` until TOTAL test
+    messages were seen or the deadline; returns the events, in order."""
+    events = []
+    count = 0
+    try:
+        while count < TOTAL and time.monotonic() < stop_at:
+            body = user.sync(since, timeout=5000, filter=FILTER, http_timeout=60)
+            room_part = sync_room(body, room)
+            if room_part is not None:
+                tl = room_part.get("timeline", {})
+                if tl.get("limited"):
+                    gap, _ = paginate(user, room, "f", from_=since,
+                                      to=tl["prev_batch"], limit=100)
+                    events += gap
+                events += tl.get("events", [])
+            since = body["next_batch"]
+            count = sum(1 for e in events if _tag(e) is not None)
+    except Exception as exc:  # reported by the main thread
+        errors.append(f"{user.user_id} sync: {exc!r}")
+    return events
+
+
+def _tag(event):
+    """(sender index, message index) of one of this test's messages."""
+    body = event.get("content", {}).get("body") if event.get("type") == "m.room.message" else None
+    if not isinstance(body, str) or not body.startswith("c"):
+        return None
+    try:
+        who, n = body[1:].split("-")
+        return int(who), int(n)
+    except ValueError:
+        return None
+
+
+def test_fifty_clients_send_at_once(server):
+    with ThreadPoolExecutor(16) as pool:
+        users = list(pool.map(lambda _: MatrixUser(server), range(CLIENTS)))
+    room = users[0].create_room(preset="public_chat")
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda u: u.join(room), users[1:]))
+    starts = [u.sync(filter=FILTER)["next_batch"] for u in users]
+
+    errors, sent_ids = [], {}
+    go = threading.Barrier(CLIENTS)
+    stop_at = time.monotonic() + DEADLINE_S
+
+    def sender(i):
+        go.wait(timeout=60)
+        for n in range(PER_CLIENT):
+            try:
+                sent_ids[(i, n)] = users[i].send(room, f"c{i}-{n}")
+            except Exception as exc:
+                errors.append(f"send c{i}-{n}: {exc!r}")
+
+    with ThreadPoolExecutor(2 * CLIENTS) as pool:
+        streams = [pool.submit(_stream, u, room, s, stop_at, errors)
+                   for u, s in zip(users, starts)]
+        sends = [pool.submit(sender, i) for i in range(CLIENTS)]
+        for f in sends:
+            f.result()
+        views = [f.result() for f in streams]
+
+    assert not errors, errors[:10]
+    assert len(sent_ids) == TOTAL and len(set(sent_ids.values())) == TOTAL
+
+    # Nothing lost: the room's own history holds every message once.
+    history, _ = paginate(users[0], room, "f", from_=starts[0], limit=100)
+    hist = [e["event_id"] for e in history if _tag(e) is not None]
+    assert sorted(hist) == sorted(sent_ids.values()), \
+        f"history has {len(hist)} of {TOTAL} messages ({len(set(hist))} distinct)"
+
+    reference = None
+    for i, view in enumerate(views):
+        ids = [e["event_id"] for e in view if _tag(e) is not None]
+        assert len(ids) == len(set(ids)), f"client {i} saw a message twice"
+        assert len(ids) == TOTAL, f"client {i} saw {len(ids)} of {TOTAL} messages"
+        if reference is None:
+            reference = ids
+            tags = [_tag(e) for e in view if _tag(e) is not None]
+            for who in range(CLIENTS):
+                mine = [n for w, n in tags if w == who]
+                assert mine == list(range(PER_CLIENT)), f"sender {who} out of order: {mine}"
+        assert ids == reference, f"client {i} saw a different order than client 0"
+    assert reference == hist, "the /sync order differs from the /messages order"
