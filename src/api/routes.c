@@ -59,6 +59,18 @@ const struct route api_routes[] = {
 	ROW(PFX_CLIENT, HTTP_PUT, "/user/{userId}/rooms/{roomId}/account_data/{type}", api_account_data_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_GET, "/user/{userId}/rooms/{roomId}/account_data/{type}", api_account_data_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 
+	/* push rules */
+	ROW(PFX_CLIENT, HTTP_GET, "/pushrules/", api_pushrules_get_all, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/pushrules", api_pushrules_get_all, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/pushrules/global/", api_pushrules_get_all, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/pushrules/{scope}/{kind}/{ruleId}", api_pushrule_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_PUT, "/pushrules/{scope}/{kind}/{ruleId}", api_pushrule_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_DELETE, "/pushrules/{scope}/{kind}/{ruleId}", api_pushrule_delete, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/pushrules/{scope}/{kind}/{ruleId}/enabled", api_pushrule_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_PUT, "/pushrules/{scope}/{kind}/{ruleId}/enabled", api_pushrule_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/pushrules/{scope}/{kind}/{ruleId}/actions", api_pushrule_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_PUT, "/pushrules/{scope}/{kind}/{ruleId}/actions", api_pushrule_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+
 	/* rooms: creation and membership */
 	ROW(PFX_CLIENT, HTTP_POST, "/createRoom", api_create_room, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/join", api_room_join, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),

@@ -6,6 +6,7 @@
 
 #include "api/app.h"
 #include "api/client/handlers.h"
+#include "api/client/pushrules_state.h"
 #include "store/store.h"
 #include "sync/notifier.h"
 
@@ -14,7 +15,8 @@
 /* Types the server owns (account-data.yaml 405): set through their own APIs. */
 static bool server_owned(const char *type)
 {
-	return strcmp(type, "m.fully_read") == 0 || strcmp(type, "m.push_rules") == 0;
+	return strcmp(type, "m.fully_read") == 0 || strcmp(type, "m.push_rules") == 0 ||
+	       strncmp(type, ACCOUNT_DATA_INTERNAL_PREFIX, strlen(ACCOUNT_DATA_INTERNAL_PREFIX)) == 0;
 }
 
 /* Params: user, [room,] type. Checks ownership and the type. */
@@ -70,6 +72,10 @@ void api_account_data_get(struct request *req)
 
 	if (!account_data_args(req, &room, &type))
 		return;
+	if (strncmp(type, ACCOUNT_DATA_INTERNAL_PREFIX, strlen(ACCOUNT_DATA_INTERNAL_PREFIX)) == 0) {
+		res_error(req, 404, "M_NOT_FOUND", "Account data not found");
+		return;
+	}
 	if (store_account_data_get(APP(req)->store, req->auth.user_id, room, type, &text) !=
 	    STORE_OK || !(j = json_loads(text, 0, NULL))) {
 		free(text);

@@ -79,6 +79,12 @@ void api_room_messages(struct request *req);
 void api_account_data_put(struct request *req);
 void api_account_data_get(struct request *req);
 
+/* pushrules.c */
+void api_pushrules_get_all(struct request *req);
+void api_pushrule_get(struct request *req);
+void api_pushrule_put(struct request *req);
+void api_pushrule_delete(struct request *req);
+
 /* session.c: a new login session (device + tokens) for user_id, written
  * into out as the spec's login/register response fields (user_id,
  * access_token, device_id, refresh_token, expires_in_ms). device_id NULL

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/client/pushrules_state.h"
 #include "api/client/sync_internal.h"
 #include "store/store.h"
 #include "util/timeutil.h"
@@ -31,6 +32,13 @@ static int account_data_load(struct sync_ctx *c, json_t *global, json_t *per_roo
 		json_t *ev;
 		if (!content)
 			continue;   /* validated on write; never serve what does not parse */
+		if (strncmp(l.items[i].type, ACCOUNT_DATA_INTERNAL_PREFIX,
+		            strlen(ACCOUNT_DATA_INTERNAL_PREFIX)) == 0) {
+			json_decref(content);
+			continue;   /* server-private entries are never served */
+		}
+		if (!l.items[i].room_id && strcmp(l.items[i].type, "m.push_rules") == 0)
+			c->push_rules_sent = true;
 		ev = json_pack("{s:s,s:o}", "type", l.items[i].type, "content", content);
 		if (!l.items[i].room_id) {
 			json_array_append_new(global, ev);
@@ -118,6 +126,14 @@ int sync_build(struct app *app, const struct sync_params *p, struct sync_result 
 	c.leave = json_object();
 	if (account_data_load(&c, global, room_ad) != 0 || rooms_build(&c, room_ad, out) != 0)
 		goto out;
+	if (p->initial && !c.push_rules_sent) {
+		/* Clients read their push rules from the initial sync; a user who
+		 * never edited them has the server defaults. */
+		json_t *rules = pushrules_merged(app, p->user_id);
+		if (rules)
+			json_array_append_new(global, json_pack("{s:s,s:o}", "type", "m.push_rules",
+			                                        "content", rules));
+	}
 	token = sync_token_format(&next);
 	if (!token)
 		goto out;

@@ -15,6 +15,7 @@ struct sync_ctx {
 	int64_t now_ms;
 	json_t *join, *invite, *leave;
 	bool has_content;
+	bool push_rules_sent;    /* m.push_rules was among the account data */
 };
 
 json_t *sync_events_json(const struct sync_ctx *c, const struct store_event_list *l,
