@@ -402,4 +402,90 @@ int64_t store_account_data_stream_max(struct store *st);
 /* Free what store_rooms_published returned: each ID, then the array. */
 void store_room_ids_free(char **room_ids, size_t n);
 
+/* ---- receipts and presence (typing, receipts, read markers, presence) -- */
+/*
+ * Receipts (client-server-api "Receipts"): "Each user_id, receipt_type,
+ * and categorisation (unthreaded, or thread_id) tuple must be associated
+ * with only a single event_id", so the store keeps one current receipt per
+ * (room, type, user, thread) and a put replaces it. Each put that moves a
+ * receipt takes the next position of the receipts stream; a put for an
+ * event at or before the current one (by stream position) changes nothing,
+ * so a receipt never moves backwards. Presence is one row per user with
+ * its own stream. Both streams are counters like account data's.
+ */
+#define STORE_RECEIPT_TYPE_MAX  32      /* "m.read", "m.read.private" */
+#define STORE_PRESENCE_MSG_MAX  STORE_TEXT_MAX
+
+struct store_receipt_new {
+	const char *room_id;
+	const char *receipt_type;     /* "m.read" or "m.read.private" */
+	const char *user_id;
+	const char *thread_id;        /* NULL: unthreaded; "main" or a thread root ID */
+	const char *event_id;
+	int64_t event_stream;         /* the event's stream position (> 0) */
+	int64_t ts;                   /* ms since epoch, what clients see */
+};
+
+struct store_receipt {
+	char *room_id;
+	char *receipt_type;
+	char *user_id;
+	char *thread_id;              /* NULL: unthreaded */
+	char *event_id;
+	int64_t ts;
+	int64_t stream;               /* position in the receipts stream */
+};
+struct store_receipt_list {
+	struct store_receipt *items;
+	size_t n;
+};
+void store_receipt_list_clear(struct store_receipt_list *l);
+
+/* Set the user's receipt. *stream_out is its new position, or 0 when the
+ * receipt already pointed at that event or a later one (nothing written). */
+enum store_result store_receipt_put(struct store *st, const struct store_receipt_new *r,
+                                    int64_t *stream_out);
+/* Receipts of a room with since < stream <= to (to = 0: no upper bound),
+ * ascending. m.read.private receipts are included only when they are
+ * viewer_id's own: "Servers MUST NOT send the m.read.private receipt to any
+ * other user than the one which originally sent it" (Receipts, Private
+ * read receipts). */
+enum store_result store_room_receipts(struct store *st, const char *room_id,
+                                      const char *viewer_id, int64_t since, int64_t to,
+                                      struct store_receipt_list *out);
+/* The receipts stream's highest position (0 if none; -1 on failure). */
+int64_t store_receipts_stream_max(struct store *st);
+
+struct store_presence {
+	char *user_id;
+	char *presence;               /* "online", "unavailable", "offline" */
+	char *status_msg;             /* NULL if none */
+	int64_t last_active_ts;       /* ms since epoch */
+	int64_t stream;
+};
+void store_presence_clear(struct store_presence *p);
+struct store_presence_list {
+	struct store_presence *items;
+	size_t n;
+};
+void store_presence_list_clear(struct store_presence_list *l);
+
+/* Set a user's presence (status_msg NULL clears it); takes the next
+ * position of the presence stream (*stream_out, may be NULL). */
+enum store_result store_presence_put(struct store *st, const char *user_id,
+                                     const char *presence, const char *status_msg,
+                                     int64_t last_active_ts, int64_t *stream_out);
+/* STORE_NOT_FOUND if the user never set a presence. */
+enum store_result store_presence_get(struct store *st, const char *user_id,
+                                     struct store_presence *out);
+/* Presence that viewer_id may see and that changed in (since, to] (to = 0:
+ * no bound), ascending: their own, and that of every user joined to a room
+ * the viewer is joined to ("Presence events are sent to interested parties
+ * where users share a room membership", Presence). */
+enum store_result store_presence_visible(struct store *st, const char *viewer_id,
+                                         int64_t since, int64_t to,
+                                         struct store_presence_list *out);
+/* The presence stream's highest position (0 if none; -1 on failure). */
+int64_t store_presence_stream_max(struct store *st);
+
 #endif

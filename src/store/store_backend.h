@@ -123,6 +123,23 @@ struct store_backend {
 	enum store_result (*account_data_since)(void *h, const char *user_id, int64_t since,
 	                                        struct store_account_data_list *out);
 	enum store_result (*account_data_stream_max)(void *h, int64_t *out);
+
+	/* receipts and presence (store_receipts.c): *stream_out 0 when a
+	 * receipt put changed nothing; since/to as store.h says */
+	enum store_result (*receipt_put)(void *h, const struct store_receipt_new *r,
+	                                 int64_t *stream_out);
+	enum store_result (*room_receipts)(void *h, const char *room_id, const char *viewer_id,
+	                                   int64_t since, int64_t to,
+	                                   struct store_receipt_list *out);
+	enum store_result (*receipts_stream_max)(void *h, int64_t *out);
+	enum store_result (*presence_put)(void *h, const char *user_id, const char *presence,
+	                                  const char *status_msg, int64_t last_active_ts,
+	                                  int64_t *stream_out);
+	enum store_result (*presence_get)(void *h, const char *user_id,
+	                                  struct store_presence *out);
+	enum store_result (*presence_visible)(void *h, const char *viewer_id, int64_t since,
+	                                      int64_t to, struct store_presence_list *out);
+	enum store_result (*presence_stream_max)(void *h, int64_t *out);
 };
 
 /* The front's ID checks, shared so that a back end can check IDs it loads

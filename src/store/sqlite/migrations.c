@@ -165,6 +165,35 @@ static const char *const sqlite_migrations[] = {
 	"  pos INTEGER NOT NULL"
 	") WITHOUT ROWID;"
 	"INSERT INTO stream_counters (name, pos) VALUES ('account_data', 0);",
+
+	/* 4: receipts and presence, each with its own stream counter.
+	 * - receipts: one current row per (room, type, user, thread), as the
+	 *   spec asks; thread_id '' is unthreaded (a key column cannot be
+	 *   NULL). event_stream is the receipted event's position, so a
+	 *   receipt only ever moves forwards. No foreign key to events:
+	 *   receipts from other servers may name events we do not have.
+	 * - presence: one row per user. */
+	"CREATE TABLE receipts ("
+	"  room_id TEXT NOT NULL,"
+	"  receipt_type TEXT NOT NULL,"
+	"  user_id TEXT NOT NULL,"
+	"  thread_id TEXT NOT NULL,"
+	"  event_id TEXT NOT NULL,"
+	"  event_stream INTEGER NOT NULL,"
+	"  ts INTEGER NOT NULL,"
+	"  stream INTEGER NOT NULL UNIQUE,"
+	"  PRIMARY KEY (room_id, receipt_type, user_id, thread_id)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX receipts_room_stream ON receipts (room_id, stream);"
+	"CREATE TABLE presence ("
+	"  user_id TEXT NOT NULL PRIMARY KEY,"
+	"  presence TEXT NOT NULL CHECK (presence IN ('online', 'unavailable', 'offline')),"
+	"  status_msg TEXT,"
+	"  last_active_ts INTEGER NOT NULL,"
+	"  stream INTEGER NOT NULL UNIQUE"
+	") WITHOUT ROWID;"
+	"CREATE INDEX presence_stream ON presence (stream);"
+	"INSERT INTO stream_counters (name, pos) VALUES ('receipts', 0), ('presence', 0);",
 };
 
 const int sqlite_migration_count =

@@ -225,4 +225,13 @@ const struct store_backend store_backend_sqlite = {
 	.account_data_get = sqlite_account_data_get,
 	.account_data_since = sqlite_account_data_since,
 	.account_data_stream_max = sqlite_account_data_stream_max,
+
+	/* receipts and presence */
+	.receipt_put = sqlite_receipt_put,
+	.room_receipts = sqlite_room_receipts,
+	.receipts_stream_max = sqlite_receipts_stream_max,
+	.presence_put = sqlite_presence_put,
+	.presence_get = sqlite_presence_get,
+	.presence_visible = sqlite_presence_visible,
+	.presence_stream_max = sqlite_presence_stream_max,
 };

@@ -221,6 +221,48 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 		"SELECT room_id, type, json, stream FROM account_data "
 		"WHERE user_id = ?1 AND stream > ?2 ORDER BY stream",
 	[SQ_ACCOUNT_DATA_MAX] = "SELECT pos FROM stream_counters WHERE name = 'account_data'",
+
+	/* ---- receipts and presence ---- */
+	[SQ_RECEIPT_EVENT_STREAM] =
+		"SELECT event_stream FROM receipts WHERE room_id = ?1 AND receipt_type = ?2 "
+		"AND user_id = ?3 AND thread_id = ?4",
+	[SQ_RECEIPTS_NEXT] =
+		"UPDATE stream_counters SET pos = pos + 1 WHERE name = 'receipts' RETURNING pos",
+	[SQ_RECEIPT_UPSERT] =
+		"INSERT INTO receipts (room_id, receipt_type, user_id, thread_id, event_id, "
+		"event_stream, ts, stream) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+		"ON CONFLICT (room_id, receipt_type, user_id, thread_id) DO UPDATE SET "
+		"event_id = excluded.event_id, event_stream = excluded.event_stream, "
+		"ts = excluded.ts, stream = excluded.stream",
+	/* another user's private receipt is never read out, whoever asks */
+	[SQ_RECEIPTS_ROOM] =
+		"SELECT room_id, receipt_type, user_id, thread_id, event_id, ts, stream "
+		"FROM receipts WHERE room_id = ?1 AND stream > ?3 AND (?4 = 0 OR stream <= ?4) "
+		"AND (receipt_type <> 'm.read.private' OR user_id = ?2) ORDER BY stream",
+	[SQ_RECEIPTS_MAX] = "SELECT pos FROM stream_counters WHERE name = 'receipts'",
+	[SQ_PRESENCE_NEXT] =
+		"UPDATE stream_counters SET pos = pos + 1 WHERE name = 'presence' RETURNING pos",
+	[SQ_PRESENCE_UPSERT] =
+		"INSERT INTO presence (user_id, presence, status_msg, last_active_ts, stream) "
+		"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (user_id) DO UPDATE SET "
+		"presence = excluded.presence, status_msg = excluded.status_msg, "
+		"last_active_ts = excluded.last_active_ts, stream = excluded.stream",
+	[SQ_PRESENCE_GET] =
+		"SELECT user_id, presence, status_msg, last_active_ts, stream FROM presence "
+		"WHERE user_id = ?1",
+	/* the viewer's own, and everyone joined to a room the viewer is joined
+	 * to (current membership: current_state joined to memberships) */
+	[SQ_PRESENCE_VISIBLE] =
+		"SELECT p.user_id, p.presence, p.status_msg, p.last_active_ts, p.stream "
+		"FROM presence AS p WHERE p.stream > ?2 AND (?3 = 0 OR p.stream <= ?3) "
+		"AND (p.user_id = ?1 OR p.user_id IN ("
+		"SELECT c2.state_key FROM current_state AS c1 "
+		"JOIN memberships AS m1 ON m1.stream = c1.stream "
+		"JOIN current_state AS c2 ON c2.room_id = c1.room_id AND c2.type = 'm.room.member' "
+		"JOIN memberships AS m2 ON m2.stream = c2.stream "
+		"WHERE c1.type = 'm.room.member' AND c1.state_key = ?1 "
+		"AND m1.membership = 'join' AND m2.membership = 'join')) ORDER BY p.stream",
+	[SQ_PRESENCE_MAX] = "SELECT pos FROM stream_counters WHERE name = 'presence'",
 };
 
 /* Settings of the writer connection. synchronous=FULL in WAL mode syncs

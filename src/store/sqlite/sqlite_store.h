@@ -107,6 +107,18 @@ enum sqlite_stmt_id {
 	SQ_ACCOUNT_DATA_SINCE,
 	SQ_ACCOUNT_DATA_MAX,
 
+	/* receipts and presence (sqlite_receipts.c) */
+	SQ_RECEIPT_EVENT_STREAM,
+	SQ_RECEIPTS_NEXT,
+	SQ_RECEIPT_UPSERT,
+	SQ_RECEIPTS_ROOM,
+	SQ_RECEIPTS_MAX,
+	SQ_PRESENCE_NEXT,
+	SQ_PRESENCE_UPSERT,
+	SQ_PRESENCE_GET,
+	SQ_PRESENCE_VISIBLE,
+	SQ_PRESENCE_MAX,
+
 	SQ_COUNT
 };
 
@@ -308,5 +320,22 @@ enum store_result sqlite_account_data_get(void *h, const char *user_id, const ch
 enum store_result sqlite_account_data_since(void *h, const char *user_id, int64_t since,
                                             struct store_account_data_list *out);
 enum store_result sqlite_account_data_stream_max(void *h, int64_t *out);
+
+/* ---- receipts and presence (sqlite_receipts.c) ------------------------ */
+
+enum store_result sqlite_receipt_put(void *h, const struct store_receipt_new *r,
+                                     int64_t *stream_out);
+enum store_result sqlite_room_receipts(void *h, const char *room_id, const char *viewer_id,
+                                       int64_t since, int64_t to,
+                                       struct store_receipt_list *out);
+enum store_result sqlite_receipts_stream_max(void *h, int64_t *out);
+enum store_result sqlite_presence_put(void *h, const char *user_id, const char *presence,
+                                      const char *status_msg, int64_t last_active_ts,
+                                      int64_t *stream_out);
+enum store_result sqlite_presence_get(void *h, const char *user_id,
+                                      struct store_presence *out);
+enum store_result sqlite_presence_visible(void *h, const char *viewer_id, int64_t since,
+                                          int64_t to, struct store_presence_list *out);
+enum store_result sqlite_presence_stream_max(void *h, int64_t *out);
 
 #endif
