@@ -416,8 +416,12 @@ class MatrixUser:
         return r.json["event_id"]
 
     def put_state(self, room_id, event_type, content, state_key=""):
-        return self.call("PUT", f"rooms/{room_path(room_id)}/state/{event_type}/"
-                         f"{urllib.parse.quote(state_key, safe='')}", content)
+        # An empty state key without the trailing slash ("optional" per
+        # room_state.yaml); the slash form has its own test.
+        path = f"rooms/{room_path(room_id)}/state/{event_type}"
+        if state_key:
+            path += "/" + urllib.parse.quote(state_key, safe="")
+        return self.call("PUT", path, content)
 
     def membership(self, room_id, action, body=None):
         """POST rooms/{roomId}/{action}: join, leave, invite, kick, ban, unban."""
@@ -503,16 +507,14 @@ def sync_collect(user, since, room_id, until, *, deadline_s=30, section="join",
 def paginate(user, room_id, direction="b", *, from_=None, to=None, limit=100,
              filter=None, max_pages=1000):
     """Follow /messages `end` tokens until the spec's end-of-history signal
-    (`end` absent). Returns (events, pages). Fails the test on a non-200, on
-    a `start` that is not the `from` sent, or after max_pages."""
+    (`end` absent). Returns (events, pages). Fails the test on a non-200 or
+    after max_pages. (That `start` echoes `from` is tested on its own.)"""
     events, pages = [], 0
     while True:
         r = user.messages(room_id, direction, from_=from_, to=to, limit=limit, filter=filter)
         assert r.status == 200, f"/messages page {pages}: {r!r}"
         pages += 1
         assert isinstance(r.json.get("chunk"), list), r
-        if from_ is not None:
-            assert r.json.get("start") == from_, f"start is not from: {r!r}"
         events += r.json["chunk"]
         end = r.json.get("end")
         if end is None:

@@ -39,35 +39,38 @@ MSG = {"msgtype": "m.text", "body": "x"}
 
 def test_unknown_room(server):
     """A well-formed room ID the server has never heard of. rooms.yaml:
-    /state, /members, /messages -> 403 "You aren't a member of the room and
-    weren't previously a member of the room"; /event -> 404 "The event was not
-    found"; joining.yaml /join -> 403 or 404 (room "could not be found");
-    send/state PUT -> 403 "The sender doesn't have permission"."""
+    /state, /members, /joined_members, /messages -> 403 "You aren't a member
+    of the room and weren't previously a member of the room"; /event -> 404
+    "The event was not found"; state/{type}/{key} 403 (or 404 "The room has
+    no state with the given type or key"); joining.yaml /join -> 403 or 404
+    ("could not be found"); send and state PUT -> 403 ("The sender doesn't
+    have permission to send the event into the room") or an honest 404.
+    Every mismatch is collected, so one run shows them all."""
     u = MatrixUser(server)
     rp = room_path(UNKNOWN_ROOM)
-    # room_send.yaml lists no 403/404; the state PUT's 403 reason applies,
-    # and "no such room" (404) is as honest.
-    r = u.call("PUT", _send_path(UNKNOWN_ROOM), MSG)
-    assert r.status in (403, 404), r
-    assert_error(r, r.status, ("M_FORBIDDEN", "M_NOT_FOUND"))
-    assert_error(u.put_state(UNKNOWN_ROOM, "m.room.topic", {"topic": "t"}), 403, "M_FORBIDDEN")
-    for endpoint in (f"rooms/{rp}/state", f"rooms/{rp}/state/m.room.create/",
-                     f"rooms/{rp}/members", f"rooms/{rp}/joined_members"):
-        assert_error(u.call("GET", endpoint), 403, "M_FORBIDDEN")
-    assert_error(u.messages(UNKNOWN_ROOM, "b"), 403, "M_FORBIDDEN")
-    assert_error(u.event(UNKNOWN_ROOM, "$nosuchevent"), 404, "M_NOT_FOUND")
-    r = u.membership(UNKNOWN_ROOM, "join")
-    assert r.status in (403, 404), r
-    assert_error(r, r.status, ("M_FORBIDDEN", "M_NOT_FOUND"))
-    r = u.call("POST", f"join/{rp}", {})
-    assert_error(r, r.status, ("M_FORBIDDEN", "M_NOT_FOUND"))
-    assert r.status in (403, 404)
-    for action, body in (("invite", {"user_id": "@x:localhost"}), ("leave", {}),
-                         ("kick", {"user_id": "@x:localhost"}),
-                         ("ban", {"user_id": "@x:localhost"})):
-        r = u.membership(UNKNOWN_ROOM, action, body)
-        assert r.status in (403, 404), (action, r)
-        assert_error(r, r.status, ("M_FORBIDDEN", "M_NOT_FOUND"))
+    expect = [
+        ("PUT", _send_path(UNKNOWN_ROOM), MSG, (403, 404)),
+        ("PUT", f"rooms/{rp}/state/m.room.topic", {"topic": "t"}, (403, 404)),
+        ("GET", f"rooms/{rp}/state", None, (403,)),
+        ("GET", f"rooms/{rp}/state/m.room.create", None, (403, 404)),
+        ("GET", f"rooms/{rp}/members", None, (403,)),
+        ("GET", f"rooms/{rp}/joined_members", None, (403,)),
+        ("GET", f"rooms/{rp}/messages?dir=b", None, (403,)),
+        ("GET", f"rooms/{rp}/event/%24nosuchevent", None, (404,)),
+        ("POST", f"rooms/{rp}/join", {}, (403, 404)),
+        ("POST", f"join/{rp}", {}, (403, 404)),
+    ]
+    for action in ("invite", "kick", "ban"):
+        expect.append(("POST", f"rooms/{rp}/{action}", {"user_id": "@x:localhost"}, (403, 404)))
+    expect.append(("POST", f"rooms/{rp}/leave", {}, (403, 404)))
+    problems = []
+    for method, endpoint, body, statuses in expect:
+        r = u.call(method, endpoint, body)
+        codes = {403: "M_FORBIDDEN", 404: "M_NOT_FOUND"}
+        if r.status not in statuses or r.errcode != codes.get(r.status) \
+                or not isinstance(r.json.get("error"), str):
+            problems.append(f"{method} {endpoint}: expected {statuses}, got {r!r}")
+    assert not problems, "\n".join(problems)
 
 
 def test_unknown_event_in_known_room(pair):
@@ -133,7 +136,7 @@ def test_send_content_not_object(pair, body):
     raw = json.dumps(body).encode()
     r = alice.call("PUT", _send_path(room, "no"), raw)
     assert_error(r, 400, ("M_BAD_JSON", "M_NOT_JSON"))
-    r = alice.call("PUT", f"rooms/{room_path(room)}/state/m.room.topic/", raw)
+    r = alice.call("PUT", f"rooms/{room_path(room)}/state/m.room.topic", raw)
     assert_error(r, 400, ("M_BAD_JSON", "M_NOT_JSON"))
 
 
@@ -154,10 +157,13 @@ def test_send_content_not_object(pair, body):
         "pl-override", "name-type", "is-direct-type"])
 def test_create_room_bad_body(server, body):
     """createRoom 400: "The request body is malformed (errcode set to
-    M_BAD_JSON or M_NOT_JSON)" (or M_INVALID_PARAM for a bad value)."""
+    M_BAD_JSON or M_NOT_JSON)", M_INVALID_PARAM for a bad value, or
+    M_INVALID_ROOM_STATE ("The initial state implied by the parameters to the
+    request is invalid")."""
     u = MatrixUser(server)
     r = u.call("POST", "createRoom", body)
-    assert_error(r, 400, ("M_BAD_JSON", "M_NOT_JSON", "M_INVALID_PARAM"))
+    assert_error(r, 400, ("M_BAD_JSON", "M_NOT_JSON", "M_INVALID_PARAM",
+                          "M_INVALID_ROOM_STATE"))
 
 
 def test_create_room_not_json(server):
@@ -242,7 +248,7 @@ def test_malformed_room_ids(server, room_id):
     u = MatrixUser(server)
     rp = urllib.parse.quote(room_id, safe="")
     requests = [("PUT", _send_path(room_id), MSG),
-                ("PUT", f"rooms/{rp}/state/m.room.topic/", {"topic": "t"}),
+                ("PUT", f"rooms/{rp}/state/m.room.topic", {"topic": "t"}),
                 ("GET", f"rooms/{rp}/state", None),
                 ("GET", f"rooms/{rp}/messages?dir=b", None),
                 ("GET", f"rooms/{rp}/members", None),
@@ -290,6 +296,16 @@ def test_bad_pagination_params(pair):
             assert len(r.json["chunk"]) <= 1000, limit
 
 
+def test_members_bad_membership_param(pair):
+    """GET /members `membership` / `not_membership` are enums (join, invite,
+    knock, leave, ban): another value is "A parameter that was specified has
+    the wrong value" (400 M_INVALID_PARAM), not a filter matching nothing."""
+    alice, _, room = pair
+    for key in ("membership", "not_membership"):
+        r = alice.call("GET", f"rooms/{room_path(room)}/members", query={key: "married"})
+        assert_error(r, 400, "M_INVALID_PARAM")
+
+
 def test_membership_bad_bodies(pair):
     """invite/kick/ban/unban need user_id ("The fully qualified user ID"):
     missing or malformed -> 400 M_BAD_JSON/M_INVALID_PARAM (inviting.yaml
@@ -310,7 +326,7 @@ def test_state_put_wrong_type_content(pair):
     m.room.member state event for someone else, or a malformed power_levels
     content, is refused (403 or 400), and the room still works."""
     alice, bob, room = pair
-    pl_path = f"rooms/{room_path(room)}/state/m.room.power_levels/"
+    pl_path = f"rooms/{room_path(room)}/state/m.room.power_levels"
     before = alice.call("GET", pl_path).json
     r = bob.put_state(room, "m.room.member", {"membership": "join"}, state_key=alice.user_id)
     assert r.status in (400, 403), r
