@@ -1,0 +1,238 @@
+"""/sync beyond the timeline: state sections, full_state, the long-poll
+timeout, room summaries, transaction IDs and event formats.
+
+Spec: data/api/client-server/sync.yaml, definitions/client_event*.yaml and
+content/client-server-api/_index.md ("Syncing").
+"""
+
+import json
+import threading
+import time
+
+from chappe_e2e import (MatrixUser, message_bodies, room_path, sync_room,
+                        sync_timeline)
+
+WIDE = {"room": {"timeline": {"limit": 100}}}
+
+
+def test_state_is_before_timeline(server):
+    """rooms.join.{id}.state: "Updates to the state, between the time
+    indicated by the since parameter, and the start of the timeline (or all
+    state up to the start of the timeline, if since is not given)". With a
+    one-event timeline the state holds everything before it; no event is in
+    both sections."""
+    alice = MatrixUser(server)
+    room = alice.create_room(preset="private_chat", name="state room", topic="t1")
+    alice.put_state(room, "m.room.topic", {"topic": "t2"})
+    alice.send(room, "last")
+
+    joined = sync_room(alice.sync(filter={"room": {"timeline": {"limit": 1}}}), room)
+    assert message_bodies(joined["timeline"]["events"]) == ["last"]
+    state = {(e["type"], e["state_key"]): e for e in joined["state"]["events"]}
+    for key in (("m.room.create", ""), ("m.room.power_levels", ""), ("m.room.join_rules", ""),
+                ("m.room.member", alice.user_id), ("m.room.name", "")):
+        assert key in state, (key, sorted(state))
+    assert state[("m.room.topic", "")]["content"]["topic"] == "t2"
+
+    joined = sync_room(alice.sync(filter={"room": {"timeline": {"limit": 2}}}), room)
+    tl = joined["timeline"]["events"]
+    assert [e["type"] for e in tl] == ["m.room.topic", "m.room.message"], tl
+    state_ids = {e["event_id"] for e in joined["state"]["events"]}
+    assert not state_ids & {e["event_id"] for e in tl}, "an event in both state and timeline"
+    # The state at the start of this timeline still has the old topic.
+    old = [e for e in joined["state"]["events"] if e["type"] == "m.room.topic"]
+    assert [e["content"]["topic"] for e in old] == ["t1"], old
+
+
+def test_incremental_state_and_full_state(server):
+    """An incremental sync carries a state change in the timeline; an empty
+    increment has no timeline events for the room. full_state: "If this is
+    set to true, then all state events will be returned, even if since is
+    non-empty"."""
+    alice = MatrixUser(server)
+    room = alice.create_room(preset="private_chat", name="n")
+    since = alice.sync()["next_batch"]
+
+    body = alice.sync(since)
+    assert sync_timeline(body, room) == [], body
+    joined = sync_room(body, room)
+    assert joined is None or not joined.get("state", {}).get("events"), joined
+
+    alice.put_state(room, "m.room.topic", {"topic": "changed"})
+    body = alice.sync(since)
+    tl = sync_timeline(body, room)
+    assert [(e["type"], e["content"].get("topic")) for e in tl] == [("m.room.topic", "changed")]
+
+    full = alice.sync(body["next_batch"], full_state=True)
+    state = {(e["type"], e["state_key"]) for e in sync_room(full, room)["state"]["events"]}
+    assert {("m.room.create", ""), ("m.room.name", ""), ("m.room.topic", ""),
+            ("m.room.member", alice.user_id)} <= state, state
+
+
+def test_long_poll_timeout_and_wake(server):
+    """timeout: "The maximum time to wait, in milliseconds, before returning
+    this request. If no events ... become available before this time elapses,
+    the server will return a response with empty fields"; "By default, this
+    is 0, so the server will return immediately". An event in a room the user
+    is not in is not an event for them; one in their room returns early
+    ("returning early if an event occurs")."""
+    alice, bob = MatrixUser(server), MatrixUser(server)
+    room = alice.create_room(preset="public_chat")
+    bob.join(room)
+    elsewhere = alice.create_room(preset="private_chat")
+    since = bob.sync()["next_batch"]
+
+    t = time.monotonic()
+    r = bob.call("GET", "sync", query={"since": since})
+    assert r.status == 200 and time.monotonic() - t < 1.0, r
+
+    t = time.monotonic()
+    body = bob.sync(since, timeout=1500)
+    waited = time.monotonic() - t
+    assert waited >= 1.3, f"returned after {waited:.2f} s of a 1.5 s timeout"
+    assert sync_timeline(body, room) == []
+
+    sender = threading.Timer(0.5, lambda: alice.send(elsewhere, "not for bob"))
+    sender.start()
+    t = time.monotonic()
+    body = bob.sync(since, timeout=2000)
+    waited = time.monotonic() - t
+    sender.join()
+    assert "not for bob" not in json.dumps(body)
+    assert waited >= 1.8, f"woken by another room's event after {waited:.2f} s"
+
+    waker = threading.Timer(0.5, lambda: alice.send(room, "for bob"))
+    waker.start()
+    t = time.monotonic()
+    body = bob.sync(since, timeout=10000)
+    waited = time.monotonic() - t
+    waker.join()
+    assert message_bodies(sync_timeline(body, room)) == ["for bob"], body
+    assert waited < 5, f"took {waited:.2f} s to wake for an event"
+
+
+def test_since_replay_is_stable(server):
+    """A since token names "A point in time to continue a sync from": the
+    same token twice gives the same events; the next_batch after them gives
+    none of them again."""
+    alice = MatrixUser(server)
+    room = alice.create_room(preset="private_chat")
+    since = alice.sync()["next_batch"]
+    for i in range(3):
+        alice.send(room, f"r{i}")
+    a, b = alice.sync(since), alice.sync(since)
+    ids_a = [e["event_id"] for e in sync_timeline(a, room)]
+    ids_b = [e["event_id"] for e in sync_timeline(b, room)]
+    assert ids_a == ids_b and len(ids_a) == 3, (ids_a, ids_b)
+    after = alice.sync(a["next_batch"])
+    assert sync_timeline(after, room) == []
+
+
+def test_event_formats(server):
+    """ClientEventWithoutRoomID in /sync (required: event_id, type, sender,
+    origin_server_ts, content; state_key on state events) and ClientEvent
+    (plus room_id) from /messages and /event."""
+    alice = MatrixUser(server)
+    room = alice.create_room(preset="private_chat", name="fmt")
+    eid = alice.send(room, "format me")
+    timeline = sync_timeline(alice.sync(filter=WIDE), room)
+    assert timeline, "no timeline"
+    for e in timeline:
+        for key in ("event_id", "type", "sender", "origin_server_ts", "content"):
+            assert key in e, (key, e)
+        assert isinstance(e["origin_server_ts"], int) and isinstance(e["content"], dict)
+        if e["type"] in ("m.room.create", "m.room.member", "m.room.name"):
+            assert isinstance(e.get("state_key"), str), e
+    msg = [e for e in timeline if e["event_id"] == eid]
+    assert msg and "state_key" not in msg[0], msg
+    r = alice.messages(room, "b", limit=20)
+    for e in r.json["chunk"]:
+        assert e["room_id"] == room, e
+    ev = alice.event(room, eid)
+    assert ev.status == 200, ev
+    assert ev.json["room_id"] == room and ev.json["content"]["body"] == "format me"
+    for key in ("event_id", "type", "sender", "origin_server_ts"):
+        assert key in ev.json, key
+
+
+def test_transaction_id_only_for_sender(server):
+    """unsigned.transaction_id: "The client-supplied transaction ID ... if the
+    client being given the event is the same one which sent it"."""
+    alice, bob = MatrixUser(server), MatrixUser(server)
+    room = alice.create_room(preset="public_chat")
+    bob.join(room)
+    a_since, b_since = alice.sync()["next_batch"], bob.sync()["next_batch"]
+    alice.send(room, "with txn", txn="my-txn-42")
+    mine = [e for e in sync_timeline(alice.sync(a_since), room)
+            if e["type"] == "m.room.message"]
+    assert mine and mine[0].get("unsigned", {}).get("transaction_id") == "my-txn-42", mine
+    theirs = [e for e in sync_timeline(bob.sync(b_since), room) if e["type"] == "m.room.message"]
+    assert theirs and "transaction_id" not in theirs[0].get("unsigned", {}), theirs
+
+
+def test_transaction_id_not_for_other_device(server):
+    """Transaction IDs are scoped to "a single device": another device of the
+    same user is not "the same [client] which sent it"."""
+    alice = MatrixUser(server)
+    other = MatrixUser(server, token=server.login(alice.name)["access_token"],
+                       user_id=alice.user_id)
+    room = alice.create_room(preset="private_chat")
+    since = other.sync()["next_batch"]
+    alice.send(room, "from device one", txn="dev1-txn")
+    seen = [e for e in sync_timeline(other.sync(since), room) if e["type"] == "m.room.message"]
+    assert seen and "transaction_id" not in seen[0].get("unsigned", {}), seen
+
+
+def test_room_summary_counts(server):
+    """summary m.joined_member_count ("including the client's own user ID")
+    and m.invited_member_count: "If this field has not changed since the last
+    sync, it may be omitted. Required otherwise" - so required on an initial
+    sync. m.heroes "must never include the client's own user ID"."""
+    alice, bob, carol = MatrixUser(server), MatrixUser(server), MatrixUser(server)
+    room = alice.create_room(preset="public_chat")
+    bob.join(room)
+    alice.invite(room, carol.user_id)
+    summary = sync_room(alice.sync(), room).get("summary", {})
+    assert summary.get("m.joined_member_count") == 2, summary
+    assert summary.get("m.invited_member_count") == 1, summary
+    heroes = summary.get("m.heroes")
+    # Required: the room has no m.room.name or m.room.canonical_alias.
+    assert isinstance(heroes, list) and alice.user_id not in heroes, summary
+    assert set(heroes) == {bob.user_id, carol.user_id}, summary
+
+
+def test_reject_invite_by_leaving(server):
+    """leaving.yaml: leave "can also be used to reject an invite"; the room
+    leaves rooms.invite for rooms.leave in the invitee's /sync and the inviter
+    sees membership leave."""
+    alice, bob = MatrixUser(server), MatrixUser(server)
+    room = alice.create_room(preset="private_chat")
+    since = bob.sync()["next_batch"]
+    alice.invite(room, bob.user_id)
+    body = bob.sync(since)
+    assert sync_room(body, room, "invite") is not None, body
+    r = bob.membership(room, "leave")
+    assert r.status == 200, r
+    body = bob.sync(body["next_batch"])
+    assert sync_room(body, room, "leave") is not None, body
+    assert sync_room(body, room, "invite") is None
+    m = alice.call("GET", f"rooms/{room_path(room)}/state/m.room.member/{room_path(bob.user_id)}")
+    assert m.status == 200 and m.json["membership"] == "leave", m
+
+
+def test_use_state_after(server):
+    """use_state_after (v1.16): "servers MUST respond with the state between
+    the previous sync and the end of the timeline in state_after and MUST
+    omit state"."""
+    alice = MatrixUser(server)
+    room = alice.create_room(preset="private_chat", topic="before")
+    alice.put_state(room, "m.room.topic", {"topic": "after"})
+    r = alice.call("GET", "sync", query={"use_state_after": "true",
+                                         "filter": json.dumps({"room": {"timeline": {"limit": 1}}})})
+    assert r.status == 200, r
+    joined = sync_room(r.json, room)
+    assert "state" not in joined, joined
+    topics = [e["content"]["topic"] for e in joined["state_after"]["events"]
+              if e["type"] == "m.room.topic"]
+    # "all state up to the end of the timeline": the topic now in force.
+    assert topics == ["after"], topics
