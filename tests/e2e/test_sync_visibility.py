@@ -175,3 +175,43 @@ def test_left_user_sees_nothing_after_leave(server):
         assert bob.event(room, eid).status == 404, eid
     r = bob.event(room, during)
     assert r.status == 200 and r.json["content"]["body"] == "while joined", r
+
+
+def test_members_frozen_at_leave(server):
+    """GET /members: "If you are joined to the room then this will be the
+    current members of the room. If you have left the room then this will be
+    the members of the room when you left." joined_members needs current
+    membership ("You aren't a member of the room" -> 403)."""
+    alice, bob, carol = MatrixUser(server), MatrixUser(server), MatrixUser(server)
+    room = _room(alice, "shared")
+    bob.join(room)
+    assert bob.membership(room, "leave").status == 200
+    carol.join(room)
+
+    r = bob.call("GET", f"rooms/{room_path(room)}/members")
+    assert r.status == 200, r
+    members = {e["state_key"]: e["content"]["membership"] for e in r.json["chunk"]}
+    assert carol.user_id not in members, members
+    assert members.get(alice.user_id) == "join", members
+    assert members.get(bob.user_id) == "leave", members
+    assert_error(bob.call("GET", f"rooms/{room_path(room)}/joined_members"), 403, "M_FORBIDDEN")
+    now = alice.call("GET", f"rooms/{room_path(room)}/members")
+    assert carol.user_id in {e["state_key"] for e in now.json["chunk"]}, now
+
+
+def test_members_at_token(server):
+    """GET /members `at`: "The point in time (pagination token) to return
+    members for in the room. This token can be obtained from a prev_batch
+    token returned for each room by the sync API.\""""
+    alice, bob = MatrixUser(server), MatrixUser(server)
+    room = _room(alice, "shared")
+    alice.send(room, "before bob")
+    body = alice.sync(filter={"room": {"timeline": {"limit": 1}}})
+    at = body["rooms"]["join"][room]["timeline"]["prev_batch"]
+    bob.join(room)
+    r = alice.call("GET", f"rooms/{room_path(room)}/members", query={"at": at})
+    assert r.status == 200, r
+    ids = {e["state_key"] for e in r.json["chunk"]}
+    assert alice.user_id in ids and bob.user_id not in ids, ids
+    r = alice.call("GET", f"rooms/{room_path(room)}/members")
+    assert bob.user_id in {e["state_key"] for e in r.json["chunk"]}
