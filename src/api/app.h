@@ -22,6 +22,7 @@ struct uia_sessions;
 struct nonces;
 struct notifier;
 struct events_ctx;
+struct typing;
 
 struct app {
 	const struct config *cfg;
@@ -32,6 +33,7 @@ struct app {
 	struct nonces *reg_nonces;   /* shared-secret registration */
 	struct notifier *notifier;   /* wakes parked /sync requests */
 	struct events_ctx *events;   /* the event pipeline and room cache */
+	struct typing *typing;       /* who is typing where (sync/typing.h) */
 };
 
 /* The whole route table (src/api/routes.c). */

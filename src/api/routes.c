@@ -95,6 +95,13 @@ const struct route api_routes[] = {
 	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/members", api_room_members, AUTH_REQUIRED, RL_CLIENT, LEDGER_MEMBERS),
 	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/joined_members", api_room_joined_members, AUTH_REQUIRED, RL_CLIENT, LEDGER_MEMBERS),
 	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/messages", api_room_messages, AUTH_REQUIRED, RL_CLIENT, LEDGER_MESSAGES),
+
+	/* typing, receipts, read markers, presence */
+	ROW(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/typing/{userId}", api_room_typing, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/receipt/{receiptType}/{eventId}", api_room_receipt, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/read_markers", api_room_read_markers, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/presence/{userId}/status", api_presence_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_PROFILE),
+	ROW(PFX_CLIENT, HTTP_PUT, "/presence/{userId}/status", api_presence_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 };
 
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);

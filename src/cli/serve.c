@@ -21,8 +21,10 @@
 #include "security/secrets.h"
 #include "store/store.h"
 #include "sync/notifier.h"
+#include "sync/typing.h"
 #include "util/log.h"
 #include "util/str.h"
+#include "util/timeutil.h"
 
 #define SHUTDOWN_GRACE_MS 10000
 
@@ -287,6 +289,11 @@ int cli_serve(int argc, char **argv)
 	events.notifier = app.notifier;
 	events.cache = room_cache_new();
 	app.events = &events;
+	/* typing notifications; the counter starts at the wall clock so that
+	 * a sync token from before a restart is not ahead of it (typing.h) */
+	app.typing = typing_new(0, 0, (uint64_t)time_now_ms());
+	if (!app.typing)
+		goto out;
 	if (!app.ratelimiter || !app.uia || !app.reg_nonces || !app.notifier || !events.cache ||
 	    !(srv = serve_http(&app, &cfg)))
 		goto out;
@@ -301,6 +308,7 @@ out:
 		notifier_shutdown(app.notifier);
 	http_server_stop(srv, SHUTDOWN_GRACE_MS);
 	notifier_free(app.notifier);
+	typing_free(app.typing);
 	room_cache_free(events.cache);
 	if (app.store)
 		store_close(app.store);

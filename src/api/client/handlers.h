@@ -9,6 +9,7 @@
 #define CHAPPE_API_CLIENT_HANDLERS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -84,6 +85,17 @@ void api_pushrules_get_all(struct request *req);
 void api_pushrule_get(struct request *req);
 void api_pushrule_put(struct request *req);
 void api_pushrule_delete(struct request *req);
+
+/* rooms_typing.c, rooms_receipts.c, presence.c: typing, receipts, read
+ * markers, presence; presence_content is the m.presence content of a
+ * stored presence (last_active_ago from now_ms), for /sync too */
+void api_room_typing(struct request *req);
+void api_room_receipt(struct request *req);
+void api_room_read_markers(struct request *req);
+void api_presence_get(struct request *req);
+void api_presence_put(struct request *req);
+struct store_presence;
+json_t *presence_content(const struct store_presence *p, int64_t now_ms);
 
 /* session.c: a new login session (device + tokens) for user_id, written
  * into out as the spec's login/register response fields (user_id,

@@ -110,6 +110,7 @@ int sync_build(struct app *app, const struct sync_params *p, struct sync_result 
 {
 	struct sync_ctx c = { .app = app, .p = p };
 	json_t *global = json_array(), *room_ad = json_object();
+	json_t *presence = NULL;
 	struct sync_token next = p->since;
 	char *token = NULL;
 	int ret = -1;
@@ -120,11 +121,16 @@ int sync_build(struct app *app, const struct sync_params *p, struct sync_result 
 	c.now_pos = store_stream_max(app->store);
 	next.account_data = (uint64_t)store_account_data_stream_max(app->store);
 	next.events = (uint64_t)c.now_pos;
+	/* typing, receipts and presence positions (sync_ephemeral.c) */
+	if (sync_ephemeral_positions(&c, &next) != 0)
+		goto out;
 	c.now_ms = time_now_ms();
 	c.join = json_object();
 	c.invite = json_object();
 	c.leave = json_object();
 	if (account_data_load(&c, global, room_ad) != 0 || rooms_build(&c, room_ad, out) != 0)
+		goto out;
+	if (!(presence = sync_presence_events(&c)))
 		goto out;
 	if (p->initial && !c.push_rules_sent) {
 		/* Clients read their push rules from the initial sync; a user who
@@ -137,12 +143,13 @@ int sync_build(struct app *app, const struct sync_params *p, struct sync_result 
 	token = sync_token_format(&next);
 	if (!token)
 		goto out;
-	out->empty = !c.has_content && json_array_size(global) == 0;
-	out->body = json_pack("{s:s,s:{s:o,s:o,s:o,s:{}},s:{s:O},s:{s:[]},s:{s:[]},s:{s:[],s:[]}}",
+	out->empty = !c.has_content && json_array_size(global) == 0 &&
+	             json_array_size(presence) == 0;
+	out->body = json_pack("{s:s,s:{s:o,s:o,s:o,s:{}},s:{s:O},s:{s:O},s:{s:[]},s:{s:[],s:[]}}",
 	                      "next_batch", token,
 	                      "rooms", "join", c.join, "invite", c.invite, "leave", c.leave, "knock",
 	                      "account_data", "events", global,
-	                      "presence", "events",
+	                      "presence", "events", presence,
 	                      "to_device", "events",
 	                      "device_lists", "changed", "left");
 	c.join = c.invite = c.leave = NULL;
@@ -152,6 +159,7 @@ out:
 	json_decref(c.invite);
 	json_decref(c.leave);
 	json_decref(global);
+	json_decref(presence);
 	json_decref(room_ad);
 	free(token);
 	if (ret != 0)

@@ -16,6 +16,11 @@ struct sync_ctx {
 	json_t *join, *invite, *leave;
 	bool has_content;
 	bool push_rules_sent;    /* m.push_rules was among the account data */
+	/* typing, receipts, presence: positions this response covers, read
+	 * by sync_ephemeral_positions before anything is loaded */
+	uint64_t typing_pos;
+	int64_t receipts_pos;
+	int64_t presence_pos;
 };
 
 json_t *sync_events_json(const struct sync_ctx *c, const struct store_event_list *l,
@@ -24,5 +29,12 @@ json_t *sync_events_json(const struct sync_ctx *c, const struct store_event_list
 int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_t *account_data);
 int sync_room_invited(struct sync_ctx *c, const struct store_membership *m);
 int sync_room_left(struct sync_ctx *c, const struct store_membership *m);
+/* sync_ephemeral.c: read the typing, receipts and presence positions into
+ * c and next (0, or -1 on a store error); a joined room's ephemeral events
+ * (full: the client sees the room whole); the presence events. The last
+ * two return NULL on error. */
+int sync_ephemeral_positions(struct sync_ctx *c, struct sync_token *next);
+json_t *sync_ephemeral_room(const struct sync_ctx *c, const char *room_id, bool full);
+json_t *sync_presence_events(const struct sync_ctx *c);
 
 #endif

@@ -142,14 +142,16 @@ int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_
 	struct store_event_list tl = { 0 }, state = { 0 }, before = { 0 };
 	bool limited;
 	int64_t start;
-	json_t *room;
+	json_t *room, *ephemeral = NULL;
 	char prev_batch[32];
 
 	if (timeline_load(c, room_id, from, c->now_pos, (size_t)(limit < 0 ? 0 : limit), &tl,
-	                  &limited) != 0)
+	                  &limited) != 0 ||
+	    !(ephemeral = sync_ephemeral_room(c, room_id, full)))
 		goto fail;
-	if (!full && tl.n == 0 && !account_data) {
+	if (!full && tl.n == 0 && !account_data && json_array_size(ephemeral) == 0) {
 		store_event_list_clear(&tl);
+		json_decref(ephemeral);
 		return 0;   /* nothing new in this room */
 	}
 	start = tl.n ? tl.items[0].stream : c->now_pos + 1;
@@ -168,14 +170,15 @@ int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_
 			state_lazy_members(c, &state, &tl);
 	}
 	snprintf(prev_batch, sizeof(prev_batch), "p%lld", (long long)(start > 0 ? start : 0));
-	room = json_pack("{s:{s:o,s:b,s:s},s:{s:o},s:{s:[]},s:{s:o}}",
+	room = json_pack("{s:{s:o,s:b,s:s},s:{s:o},s:{s:o},s:{s:o}}",
 	                 "timeline", "events",
 	                 sync_events_json(c, &tl, FILTER_PART_TIMELINE), "limited", limited,
 	                 "prev_batch", prev_batch,
 	                 "state", "events", sync_events_json(c, &state, FILTER_PART_STATE),
-	                 "ephemeral", "events",
+	                 "ephemeral", "events", ephemeral,
 	                 "account_data", "events", account_data ? json_incref(account_data)
 	                                                          : json_array());
+	ephemeral = NULL;   /* taken by json_pack */
 	if (full)
 		json_object_set_new(room, "summary", room_summary(c, room_id));
 	json_object_set_new(c->join, room_id, room);
@@ -185,6 +188,7 @@ int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_
 	store_event_list_clear(&before);
 	return 0;
 fail:
+	json_decref(ephemeral);
 	store_event_list_clear(&tl);
 	store_event_list_clear(&state);
 	store_event_list_clear(&before);
