@@ -16,7 +16,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from chappe_e2e import MatrixUser, paginate, sync_room
+from chappe_e2e import MatrixUser, paginate, room_path, sync_room
 
 CLIENTS = 50
 PER_CLIENT = 20
@@ -110,3 +110,26 @@ def test_fifty_clients_send_at_once(server):
                 assert mine == list(range(PER_CLIENT)), f"sender {who} out of order: {mine}"
         assert ids == reference, f"client {i} saw a different order than client 0"
     assert reference == hist, "the /sync order differs from the /messages order"
+
+
+def test_concurrent_retransmissions_one_event(server):
+    """Transaction identifiers: a retransmission gets "the same HTTP response
+    code and content as the original request". Twenty copies of one request
+    racing each other are still one request: one event, one event_id."""
+    alice = MatrixUser(server)
+    room = alice.create_room(preset="private_chat")
+    go = threading.Barrier(20)
+
+    def retransmit(_):
+        go.wait(timeout=30)
+        return alice.call("PUT", f"rooms/{room_path(room)}/send/m.room.message/race-1",
+                          {"msgtype": "m.text", "body": "raced"})
+
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(retransmit, range(20)))
+    assert all(r.status == 200 for r in answers), [r for r in answers if r.status != 200][:3]
+    ids = {r.json["event_id"] for r in answers}
+    assert len(ids) == 1, ids
+    history, _ = paginate(alice, room, "b", limit=100)
+    raced = [e["event_id"] for e in history if e.get("content", {}).get("body") == "raced"]
+    assert raced == list(ids), raced
