@@ -256,6 +256,39 @@ def test_sigterm_with_stalled_client(make_server):
         sock.close()
 
 
+def test_secrets_not_in_logs_or_database(make_server):
+    """Passwords are stored hashed (password_hash: argon2id) and neither
+    passwords nor tokens appear in the log, even at log_level debug."""
+    srv = make_server(log_level="debug")
+    name = unique_name()
+    password = "Pl41nT3xt-" + unique_name("pw")
+    new_password = "N3wPl41n-" + unique_name("pw")
+    reg = srv.register(name, password=password, refresh_token=True)
+    login = srv.login(name, password)
+    r = srv.uia("POST", "account/password", {"new_password": new_password,
+                                             "logout_devices": False},
+                reg["access_token"], name, password)
+    assert r.status == 200, r
+    refreshed = srv.client("POST", "refresh", {"refresh_token": reg["refresh_token"]})
+    assert refreshed.status == 200, refreshed
+    # The deprecated query-string form must not end up in an access log.
+    r = srv.client("GET", "account/whoami", query={"access_token": login["access_token"]})
+    assert r.status == 200, r
+    r = srv.client("GET", "account/whoami", query={"access_token": "bogus" + password})
+    assert r.status == 401, r
+    secrets_ = [password, new_password, reg["access_token"], reg["refresh_token"],
+                login["access_token"], refreshed.json["access_token"]]
+    assert not srv.stop()
+    log = srv.stderr_text() + (srv.workdir / f"stdout.{srv.starts}.log").read_text(
+        errors="replace")
+    for secret in secrets_:
+        assert secret not in log, f"{secret[:12]}... appears in the server log"
+    for db in srv.workdir.glob("homeserver.db*"):
+        data = db.read_bytes()
+        for pw in (password, new_password):
+            assert pw.encode() not in data, f"a plaintext password is in {db.name}"
+
+
 # --------------------------------------------------------------------------
 # Admin command line
 # --------------------------------------------------------------------------
