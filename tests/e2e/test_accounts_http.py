@@ -134,6 +134,23 @@ def test_login_other_server_user(server):
     assert ERRCODE_RE.match(r.errcode or ""), r
 
 
+def test_login_flows_are_usable(server):
+    """GET /login lists the types a client can supply "as the type when
+    logging in": each listed type is understood by POST /login (a bad
+    credential of that type is M_FORBIDDEN, not an unknown type)."""
+    flows = server.client("GET", "login").json["flows"]
+    for flow in flows:
+        kind = flow["type"]
+        if kind == "m.login.password":
+            r = server.client("POST", "login", _login_body(unique_name("ghost")))
+            assert_error(r, 403, "M_FORBIDDEN")
+        elif kind == "m.login.token":
+            # "In the case that the token is not valid, the homeserver must
+            # respond with 403 Forbidden and an error code of M_FORBIDDEN."
+            r = server.client("POST", "login", {"type": "m.login.token", "token": "bogus"})
+            assert_error(r, 403, "M_FORBIDDEN")
+
+
 def test_login_bad_type(server):
     """POST /login 400: "Part of the request was invalid. For example, the
     login type may not be recognised." A missing type or password is a bad
@@ -342,6 +359,30 @@ def test_register_guest(server):
     r = server.client("POST", "register?kind=superuser", {"username": unique_name(),
                                                           "password": PASSWORD})
     assert 400 <= r.status < 500, r
+
+
+@pytest.mark.parametrize("password", ["pässwörd ✓ 密码 🔑", " leading and trailing ",
+                                      "x" * 100000],
+                         ids=["unicode", "spaces", "100k"])
+def test_password_bytes_roundtrip(server, password):
+    """Any JSON string is a password: non-ASCII and surrounding spaces are
+    kept as given; a huge one is refused (400) or works - never a crash.
+    A near miss does not log in."""
+    name = unique_name()
+    first = server.client("POST", "register", {"username": name, "password": password})
+    if first.status == 400:
+        assert ERRCODE_RE.match(first.errcode or ""), first
+        return
+    assert first.status == 401, first
+    r = server.client("POST", "register", {"username": name, "password": password,
+                                           "auth": {"type": "m.login.dummy",
+                                                    "session": first.json["session"]}})
+    assert r.status == 200, r
+    assert server.login(name, password)["user_id"] == mxid(name)
+    for near in (password.strip() if password.strip() != password else password + " ",
+                 password[:-1]):
+        assert_error(server.client("POST", "login", _login_body(name, near)),
+                     403, "M_FORBIDDEN")
 
 
 def test_register_available(server):
