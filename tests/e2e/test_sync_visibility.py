@@ -215,3 +215,27 @@ def test_members_at_token(server):
     assert alice.user_id in ids and bob.user_id not in ids, ids
     r = alice.call("GET", f"rooms/{room_path(room)}/members")
     assert bob.user_id in {e["state_key"] for e in r.json["chunk"]}
+
+
+def test_visibility_applies_at_send_time(server):
+    """"These options are applied at the point an event is *sent*. ... clients
+    cannot retrospectively choose to show or hide history to new users":
+    what was sent while `shared` stays readable by a later joiner after a
+    switch to `joined`; what was sent after the switch and before the join
+    is not. The switch event itself is visible if the visibility "before
+    *or* after the event would allow"."""
+    alice, bob = MatrixUser(server), MatrixUser(server)
+    room = _room(alice, "shared")
+    shared_id = alice.send(room, "sent while shared")
+    switch = alice.put_state(room, "m.room.history_visibility", {"history_visibility": "joined"})
+    assert switch.status == 200, switch
+    joined_id = alice.send(room, "sent while joined-only")
+    bob.join(room)
+    alice.send(room, "after bob joined")
+
+    synced, paged = _seen_everywhere(bob, room)
+    assert paged == ["sent while shared", "after bob joined"], paged
+    assert synced == ["sent while shared", "after bob joined"], synced
+    assert bob.event(room, shared_id).status == 200
+    assert bob.event(room, joined_id).status == 404
+    assert bob.event(room, switch.json["event_id"]).status == 200
