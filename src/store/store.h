@@ -275,6 +275,10 @@ struct store_event_new {
 	const char *txn_device_id;
 	const char *redacts;         /* m.room.redaction: the target event ID */
 	const char *redacted_json;   /* the target's redacted PDU, replacing its stored JSON */
+	/* relations: content["m.relates_to"] of an event with a rel_type
+	 * (both set, or both NULL; see "relations" below) */
+	const char *rel_type;
+	const char *relates_to;
 };
 
 /* Persist events in order, in ONE transaction: optionally create the room
@@ -487,5 +491,89 @@ enum store_result store_presence_visible(struct store *st, const char *viewer_id
                                          struct store_presence_list *out);
 /* The presence stream's highest position (0 if none; -1 on failure). */
 int64_t store_presence_stream_max(struct store *st);
+
+/* ---- relations: edits, threads, references (relations feature) -------- */
+/* (store_relations.c, sqlite/sqlite_relations.c)
+ * "The relationship between a child and its parent event is described in
+ * the child event's content as m.relates_to" (Client-Server API, Forming
+ * relationships between events). store_events_persist records one for an
+ * event whose store_event_new has rel_type and relates_to; the parent need
+ * not be stored (it may arrive later), reads find children of the parents
+ * they are given. A redacted child relates to nothing any more: "when a
+ * child event is redacted then the relationship is broken" (Aggregations
+ * of child events), so every read below leaves redacted children out. */
+#define STORE_REL_TYPE_MAX          255
+#define STORE_RELATIONS_DEPTH_MAX   3     /* "SHOULD traverse at least 3 levels" */
+#define STORE_AGGREGATE_PARENTS_MAX 1000  /* parents in one aggregation read */
+#define STORE_AGGREGATE_PER_PARENT  50    /* children read per (parent, rel_type) */
+
+/* May (rel_type, relates_to) go into a store_event_new? Both NULL, or a
+ * non-empty rel_type of at most STORE_REL_TYPE_MAX bytes and an event ID.
+ * Callers drop relations that fail this (the spec ignores relationships
+ * that do not match the schema) instead of failing the send. */
+bool store_relation_ok(const char *rel_type, const char *relates_to);
+
+/* GET /relations: children of parent_id in room_id, optionally only one
+ * rel_type and one event type (NULL: any), following relations up to
+ * depth levels (1: direct children; at most STORE_RELATIONS_DEPTH_MAX).
+ * The filters apply at every level: a child reached only through a
+ * non-matching intermediate event is not returned (relations.yaml). Paged
+ * by stream like store_room_events: from < stream <= to (to 0: no bound),
+ * at most limit, ascending or (backwards) descending from to. */
+struct store_relations_query {
+	const char *room_id;
+	const char *parent_id;
+	const char *rel_type;
+	const char *event_type;
+	int depth;
+	int64_t from, to;
+	size_t limit;
+	bool backwards;
+};
+enum store_result store_relations_children(struct store *st, const struct store_relations_query *q,
+                                           struct store_event_list *out);
+
+/* What bundled aggregations need for a page of parents, read in one
+ * snapshot. children: for each (parent, rel_type) of m.replace, m.thread
+ * and m.reference, at most STORE_AGGREGATE_PER_PARENT children, newest
+ * first (m.replace: by origin_server_ts then event ID, the spec's "most
+ * recent"; the others: by stream), grouped by parent then rel_type.
+ * m.replace children are only the VALID edits (Event replacements,
+ * Validity of replacement events): same sender and type as the original,
+ * neither a state event, the original not itself an edit nor redacted,
+ * and an m.new_content object unless the edit is m.room.encrypted.
+ * threads: per thread root among the parents, the number of (unredacted)
+ * m.thread children and whether viewer_id sent one. */
+struct store_relation_child {
+	char *event_id;          /* the child (== children.items[i].event_id) */
+	char *relates_to;        /* its parent */
+	char *rel_type;
+};
+struct store_thread_total {
+	char *root_id;
+	int64_t count;
+	bool participated;       /* viewer_id sent an m.thread child */
+};
+struct store_aggregation {
+	struct store_event_list children;
+	struct store_relation_child *rels;   /* rels[i] describes children.items[i] */
+	struct store_thread_total *threads;
+	size_t n_threads;
+};
+void store_aggregation_clear(struct store_aggregation *a);
+enum store_result store_relations_aggregate(struct store *st, const char *room_id,
+                                            const char *const *parent_ids, size_t n,
+                                            const char *viewer_id,
+                                            struct store_aggregation *out);
+
+/* GET /threads: thread roots of room_id ordered by their latest m.thread
+ * child, newest first, whose latest child is before `before` (0: no
+ * bound); with participant, only threads they started or replied in.
+ * At most limit roots; *last_latest_out is the latest-child position of
+ * the last root returned (the next page's `before`), 0 if none. */
+enum store_result store_room_threads(struct store *st, const char *room_id,
+                                     const char *participant, int64_t before, size_t limit,
+                                     struct store_event_list *roots_out,
+                                     int64_t *last_latest_out);
 
 #endif

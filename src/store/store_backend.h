@@ -140,6 +140,19 @@ struct store_backend {
 	enum store_result (*presence_visible)(void *h, const char *viewer_id, int64_t since,
 	                                      int64_t to, struct store_presence_list *out);
 	enum store_result (*presence_stream_max)(void *h, int64_t *out);
+
+	/* relations (store_relations.c): limits and IDs checked by the front;
+	 * parent_ids within STORE_AGGREGATE_PARENTS_MAX */
+	enum store_result (*relations_children)(void *h, const struct store_relations_query *q,
+	                                        struct store_event_list *out);
+	enum store_result (*relations_aggregate)(void *h, const char *room_id,
+	                                         const char *const *parent_ids, size_t n,
+	                                         const char *viewer_id,
+	                                         struct store_aggregation *out);
+	enum store_result (*room_threads)(void *h, const char *room_id, const char *participant,
+	                                  int64_t before, size_t limit,
+	                                  struct store_event_list *roots_out,
+	                                  int64_t *last_latest_out);
 };
 
 /* The front's ID checks, shared so that a back end can check IDs it loads
@@ -155,6 +168,9 @@ bool store_text_ok(const char *s, size_t max, bool nullable);
 enum store_result store_refuse(const char *what);
 enum store_result store_loaded(enum store_result r, bool valid, const char *what);
 const struct store_backend *store_backend_of(struct store *st, void **handle);
+/* An event row as a back end loaded it is sane (store_rooms.c; shared with
+ * the relations front, store_relations.c). */
+bool store_event_valid(const struct store_event *e);
 
 /* The back ends compiled in (src/store/<name>/). */
 extern const struct store_backend store_backend_sqlite;

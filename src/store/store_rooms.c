@@ -106,6 +106,8 @@ static bool store_event_new_ok(const struct store_event_new *e)
 		return false;
 	if ((e->redacts == NULL) != (e->redacted_json == NULL))
 		return false;
+	if (!store_relation_ok(e->rel_type, e->relates_to))   /* relations feature */
+		return false;
 	return e->redacts == NULL ||
 	       (store_event_id_ok(e->redacts) &&
 	        store_text_ok(e->redacted_json, STORE_EVENT_MAX_BYTES, false));
@@ -119,7 +121,8 @@ static bool store_room_valid(const struct store_room *r)
 	       store_user_id_ok(r->creator) && r->created_ts >= 0;
 }
 
-static bool store_event_valid(const struct store_event *e)
+/* shared with store_relations.c (declared in store_backend.h) */
+bool store_event_valid(const struct store_event *e)
 {
 	return e->stream > 0 && store_event_id_ok(e->event_id) &&
 	       store_room_id_ok(e->room_id) && store_type_ok(e->type) &&

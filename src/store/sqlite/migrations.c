@@ -194,6 +194,30 @@ static const char *const sqlite_migrations[] = {
 	") WITHOUT ROWID;"
 	"CREATE INDEX presence_stream ON presence (stream);"
 	"INSERT INTO stream_counters (name, pos) VALUES ('receipts', 0), ('presence', 0);",
+
+	"SELECT 1;" /* 5: reserved for the room directory */,
+
+	/* 6: relations (edits, threads, references), one row per event whose
+	 * content has m.relates_to with a rel_type, written by the persist job.
+	 * Keyed by the child's stream (its events row); the parent is NOT a
+	 * foreign key: a child may arrive before its parent. A redaction
+	 * leaves the row; readers skip children whose events row is redacted
+	 * (redacted_by set), so un-redacting is never needed.
+	 * - event_relations_parent: children of a parent by type, by stream
+	 *   (GET /relations, bundled aggregations);
+	 * - event_relations_room: thread roots of a room by latest child
+	 *   (GET /threads). */
+	"CREATE TABLE event_relations ("
+	"  stream INTEGER NOT NULL PRIMARY KEY REFERENCES events (stream),"
+	"  event_id TEXT NOT NULL UNIQUE REFERENCES events (event_id),"
+	"  relates_to TEXT NOT NULL,"
+	"  rel_type TEXT NOT NULL,"
+	"  room_id TEXT NOT NULL,"
+	"  sender TEXT NOT NULL,"
+	"  type TEXT NOT NULL"
+	");"
+	"CREATE INDEX event_relations_parent ON event_relations (relates_to, rel_type, stream);"
+	"CREATE INDEX event_relations_room ON event_relations (room_id, rel_type, relates_to, stream);",
 };
 
 const int sqlite_migration_count =

@@ -234,4 +234,9 @@ const struct store_backend store_backend_sqlite = {
 	.presence_get = sqlite_presence_get,
 	.presence_visible = sqlite_presence_visible,
 	.presence_stream_max = sqlite_presence_stream_max,
+
+	/* relations: edits, threads, references */
+	.relations_children = sqlite_relations_children,
+	.relations_aggregate = sqlite_relations_aggregate,
+	.room_threads = sqlite_room_threads,
 };

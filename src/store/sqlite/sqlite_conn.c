@@ -27,6 +27,20 @@
                      "e.origin_ts, e.json, e.prev_content, e.redacted_by, e.txn_id, " \
                      "e.txn_device_id"
 #define MEMBER_COLS_M "m.room_id, m.user_id, m.membership, m.event_id, m.stream"
+/* Children of ?2 down to depth ?5 in room ?1, filtered at every level by
+ * rel_type ?3 and event type ?4 (NULL: any), never through a redacted
+ * event; IN (not a join) so that no event comes out twice. */
+#define SQL_RELATIONS_TREE \
+	"WITH RECURSIVE tree (event_id, depth) AS (" \
+	"  VALUES (?2, 0) UNION " \
+	"  SELECT r.event_id, t.depth + 1 FROM tree AS t " \
+	"  JOIN event_relations AS r ON r.relates_to = t.event_id " \
+	"  JOIN events AS c ON c.stream = r.stream " \
+	"  WHERE t.depth < ?5 AND r.room_id = ?1 AND c.redacted_by IS NULL " \
+	"  AND (?3 IS NULL OR r.rel_type = ?3) AND (?4 IS NULL OR r.type = ?4)) " \
+	"SELECT " EVENT_COLS_E " FROM events AS e " \
+	"WHERE e.event_id IN (SELECT event_id FROM tree WHERE depth > 0) " \
+	"AND e.event_id <> ?2 AND e.stream > ?6 AND e.stream <= ?7 "
 /* 500 anonymous parameters, numbered ?2..?501 after an explicit ?1, each
  * followed by a comma (the list ends with NULL, which matches nothing). */
 #define SQL_Q10 "?,?,?,?,?,?,?,?,?,?,"
@@ -263,6 +277,58 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 		"WHERE c1.type = 'm.room.member' AND c1.state_key = ?1 "
 		"AND m1.membership = 'join' AND m2.membership = 'join')) ORDER BY p.stream",
 	[SQ_PRESENCE_MAX] = "SELECT pos FROM stream_counters WHERE name = 'presence'",
+
+	/* ---- relations (sqlite_relations.c) ---- */
+	[SQ_RELATION_INSERT] =
+		"INSERT INTO event_relations (event_id, relates_to, rel_type, room_id, sender, type, "
+		"stream) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[SQ_RELATIONS_FWD] = SQL_RELATIONS_TREE "ORDER BY e.stream ASC LIMIT ?8",
+	[SQ_RELATIONS_BWD] = SQL_RELATIONS_TREE "ORDER BY e.stream DESC LIMIT ?8",
+	/* The newest children of each (parent, rel_type) of a JSON array of
+	 * parents, numbered; m.replace keeps only valid edits
+	 * (event_replacements.md, "Validity of replacement events") ordered
+	 * by the spec's "most recent": origin_server_ts, then the
+	 * lexicographically largest event ID. */
+	[SQ_RELATIONS_AGGREGATE] =
+		"WITH cand AS ("
+		"  SELECT r.stream, r.relates_to, r.rel_type, ROW_NUMBER() OVER ("
+		"    PARTITION BY r.relates_to, r.rel_type ORDER BY "
+		"    CASE WHEN r.rel_type = 'm.replace' THEN e.origin_ts ELSE e.stream END DESC, "
+		"    e.event_id DESC) AS rn "
+		"  FROM event_relations AS r JOIN events AS e ON e.stream = r.stream "
+		"  JOIN events AS p ON p.event_id = r.relates_to "
+		"  WHERE r.relates_to IN (SELECT value FROM json_each(?2)) AND r.room_id = ?1 "
+		"  AND p.room_id = ?1 AND e.redacted_by IS NULL "
+		"  AND r.rel_type IN ('m.replace', 'm.thread', 'm.reference') "
+		"  AND (r.rel_type <> 'm.replace' OR (e.sender = p.sender AND e.type = p.type "
+		"    AND e.state_key IS NULL AND p.state_key IS NULL AND p.redacted_by IS NULL "
+		"    AND NOT EXISTS (SELECT 1 FROM event_relations AS pr "
+		"      WHERE pr.stream = p.stream AND pr.rel_type = 'm.replace') "
+		"    AND (e.type = 'm.room.encrypted' OR CASE WHEN json_valid(e.json) THEN "
+		"      json_type(e.json, '$.content.\"m.new_content\"') END = 'object')))) "
+		"SELECT " EVENT_COLS_E ", c.relates_to, c.rel_type FROM cand AS c "
+		"JOIN events AS e ON e.stream = c.stream WHERE c.rn <= ?3 "
+		"ORDER BY c.relates_to, c.rel_type, c.rn",
+	[SQ_THREAD_TOTALS] =
+		"SELECT r.relates_to, COUNT(*), COALESCE(MAX(r.sender = ?3), 0) "
+		"FROM event_relations AS r JOIN events AS e ON e.stream = r.stream "
+		"WHERE r.relates_to IN (SELECT value FROM json_each(?2)) AND r.room_id = ?1 "
+		"AND r.rel_type = 'm.thread' AND e.redacted_by IS NULL "
+		"GROUP BY r.relates_to ORDER BY r.relates_to",
+	/* Thread roots by their latest unredacted m.thread child; with ?2,
+	 * only threads ?2 started or replied in ("participated",
+	 * threading.md). */
+	[SQ_ROOM_THREADS] =
+		"SELECT " EVENT_COLS_E ", t.latest FROM ("
+		"  SELECT r.relates_to AS root, MAX(r.stream) AS latest, "
+		"  COALESCE(MAX(r.sender = ?2), 0) AS part "
+		"  FROM event_relations AS r JOIN events AS c ON c.stream = r.stream "
+		"  WHERE r.room_id = ?1 AND r.rel_type = 'm.thread' AND c.redacted_by IS NULL "
+		"  GROUP BY r.relates_to) AS t "
+		"JOIN events AS e ON e.event_id = t.root "
+		"WHERE e.room_id = ?1 AND (?3 = 0 OR t.latest < ?3) "
+		"AND (?2 IS NULL OR t.part = 1 OR e.sender = ?2) "
+		"ORDER BY t.latest DESC LIMIT ?4",
 };
 
 /* Settings of the writer connection. synchronous=FULL in WAL mode syncs

@@ -22,8 +22,9 @@
  * many anonymous parameters after ?1 (see SQ_ROOMS_CHANGED). */
 #define SQLITE_ROOMS_PER_QUERY 500
 
-/* Fill e from a row in EVENT_COLS order. 0, or -1 with e cleared. */
-static int sqlite_event_load(sqlite3_stmt *stmt, struct store_event *e)
+/* Fill e from a row in EVENT_COLS order. 0, or -1 with e cleared.
+ * (Shared with sqlite_relations.c.) */
+int sqlite_event_load(sqlite3_stmt *stmt, struct store_event *e)
 {
 	memset(e, 0, sizeof(*e));
 	if (sqlite_col_int(stmt, 0, &e->stream) != 0 ||
@@ -63,7 +64,7 @@ static int sqlite_membership_load(sqlite3_stmt *stmt, struct store_membership *m
 
 /* Make room for one more item of size `size` in *items (n used, *cap
  * allocated). 0, or -1 past STORE_STATE_MAX or out of memory. */
-static int sqlite_list_reserve(void **items, size_t size, size_t n, size_t *cap)
+int sqlite_list_reserve(void **items, size_t size, size_t n, size_t *cap)
 {
 	size_t want;
 	void *p;

@@ -137,6 +137,8 @@ static enum store_result sqlite_event_effects(struct sqlite_conn *w,
 		const char *t[4] = { e->redacts, e->event_id, e->redacted_json, e->room_id };
 		r = sqlite_exec_texts(w, SQ_EVENT_REDACT, t, 4, NULL);
 	}
+	if (r == STORE_OK && e->rel_type != NULL)   /* relations feature */
+		r = sqlite_relation_insert(w, e, stream);
 	return r;
 }
 

@@ -119,6 +119,14 @@ enum sqlite_stmt_id {
 	SQ_PRESENCE_VISIBLE,
 	SQ_PRESENCE_MAX,
 
+	/* relations: edits, threads, references (sqlite_relations.c) */
+	SQ_RELATION_INSERT,
+	SQ_RELATIONS_FWD,
+	SQ_RELATIONS_BWD,
+	SQ_RELATIONS_AGGREGATE,
+	SQ_THREAD_TOTALS,
+	SQ_ROOM_THREADS,
+
 	SQ_COUNT
 };
 
@@ -337,5 +345,26 @@ enum store_result sqlite_presence_get(void *h, const char *user_id,
 enum store_result sqlite_presence_visible(void *h, const char *viewer_id, int64_t since,
                                           int64_t to, struct store_presence_list *out);
 enum store_result sqlite_presence_stream_max(void *h, int64_t *out);
+
+/* ---- relations (sqlite_relations.c) ----------------------------------- */
+
+/* Inside the persist job: record e's relation (e->rel_type set). */
+enum store_result sqlite_relation_insert(struct sqlite_conn *w, const struct store_event_new *e,
+                                         int64_t stream);
+enum store_result sqlite_relations_children(void *h, const struct store_relations_query *q,
+                                            struct store_event_list *out);
+enum store_result sqlite_relations_aggregate(void *h, const char *room_id,
+                                             const char *const *parent_ids, size_t n,
+                                             const char *viewer_id,
+                                             struct store_aggregation *out);
+enum store_result sqlite_room_threads(void *h, const char *room_id, const char *participant,
+                                      int64_t before, size_t limit,
+                                      struct store_event_list *roots_out,
+                                      int64_t *last_latest_out);
+/* Shared by the event readers (sqlite_events.c defines them): fill e from
+ * a row whose first 12 columns are EVENT_COLS; grow a list by doubling up
+ * to STORE_STATE_MAX entries. 0, or -1 (e cleared; list unchanged). */
+int sqlite_event_load(sqlite3_stmt *stmt, struct store_event *e);
+int sqlite_list_reserve(void **items, size_t size, size_t n, size_t *cap);
 
 #endif
