@@ -206,3 +206,33 @@ def test_rooms_and_not_rooms(server):
     body = alice.sync(since, filter={"room": {"rooms": [r1]}})
     assert r2 not in body.get("rooms", {}).get("join", {}), body
     assert "not for this filter" not in json.dumps(body)
+
+
+def test_senders_and_contains_url(server):
+    """EventFilter senders / not_senders ("A matching sender will be excluded
+    even if it is listed in the senders filter") and RoomEventFilter
+    contains_url ("If true, includes only events with a url key in their
+    content. If false, excludes those events"), on /sync and /messages."""
+    alice, bob = MatrixUser(server), MatrixUser(server)
+    room = alice.create_room(preset="public_chat")
+    bob.join(room)
+    alice.send(room, "alice text")
+    bob.send(room, "bob text")
+    alice.send(room, content={"msgtype": "m.image", "body": "pic.png",
+                              "url": "mxc://localhost/abcdef"})
+
+    def bodies(timeline_filter):
+        f = {"room": {"timeline": dict(limit=50, types=["m.room.message"], **timeline_filter)}}
+        return message_bodies(sync_timeline(alice.sync(filter=f), room))
+
+    assert bodies({"senders": [bob.user_id]}) == ["bob text"]
+    assert bodies({"not_senders": [bob.user_id]}) == ["alice text", "pic.png"]
+    assert bodies({"senders": [bob.user_id], "not_senders": [bob.user_id]}) == []
+    assert bodies({"contains_url": True}) == ["pic.png"]
+    assert bodies({"contains_url": False}) == ["alice text", "bob text"]
+
+    r = alice.messages(room, "b", limit=50, filter={"contains_url": True})
+    assert r.status == 200 and message_bodies(r.json["chunk"]) == ["pic.png"], r
+    r = alice.messages(room, "f", limit=50, filter={"senders": [bob.user_id]})
+    assert r.status == 200, r
+    assert {e["sender"] for e in r.json["chunk"]} == {bob.user_id}, r
