@@ -7,14 +7,15 @@ the HTTP assertions quote the Client-Server API spec v1.19.
 
 import socket
 import stat
+import subprocess
 import time
 
 import pytest
 import yaml
 
-from chappe_e2e import (PASSWORD, SERVER_NAME, ChappeServer, assert_error, base_config,
-                        free_port, mxid, run_cli, sanitizer_reports, unique_name, user_path,
-                        write_config)
+from chappe_e2e import (CHAPPE_BIN, PASSWORD, SERVER_NAME, ChappeServer, assert_error,
+                        base_config, free_port, mxid, run_cli, sanitizer_env,
+                        sanitizer_reports, unique_name, user_path, write_config)
 
 
 def _mode(path):
@@ -85,6 +86,38 @@ def test_generated_config_runs_with_config_flag(tmp_path):
         assert again.request("GET", "/_matrix/client/versions").status == 200
     finally:
         assert not again.stop()
+
+
+def test_data_dir_with_broken_config_refuses(tmp_path):
+    """A later start never silently regenerates an operator's files: with a
+    broken homeserver.yaml in the data dir, `serve --data-dir` exits non-zero
+    naming the key, and leaves the file and the signing key as they were."""
+    data = tmp_path / "data"
+    data.mkdir()
+    srv = ChappeServer(data, config=None)
+    srv.start()
+    assert not srv.stop()
+    cfg_path, key_path = data / "homeserver.yaml", data / "signing.key"
+    cfg_path.write_text(cfg_path.read_text() + "\nno_such_option: 1\n")
+    cfg_before, key_before = cfg_path.read_bytes(), key_path.read_bytes()
+    res = run_cli("serve", "--data-dir", data, "--listen", f"127.0.0.1:{free_port()}",
+                  "--server-name", SERVER_NAME, timeout=20)
+    assert res.returncode != 0
+    assert "no_such_option" in res.stderr
+    assert not sanitizer_reports(res.stderr), res.stderr
+    assert cfg_path.read_bytes() == cfg_before
+    assert key_path.read_bytes() == key_before
+
+
+@pytest.mark.parametrize("argv", [[], ["no-such-command"], ["serve"], ["serve", "--bogus"],
+                                  ["check-config"], ["admin"]])
+def test_cli_usage_errors(tmp_path, argv):
+    """Bad command lines exit non-zero (and do not start a server). Run in an
+    empty directory so that a misread default cannot write into the repo."""
+    res = subprocess.run([CHAPPE_BIN, *argv], capture_output=True, text=True, timeout=20,
+                         env=sanitizer_env(), cwd=tmp_path)
+    assert res.returncode != 0, (argv, res.stdout)
+    assert not sanitizer_reports(res.stderr), res.stderr
 
 
 # --------------------------------------------------------------------------
