@@ -5,12 +5,17 @@ Spec: data/api/client-server/sync.yaml, definitions/client_event*.yaml and
 content/client-server-api/_index.md ("Syncing").
 """
 
+import asyncio
 import json
 import threading
 import time
 
-from chappe_e2e import (MatrixUser, message_bodies, room_path, sync_room,
-                        sync_timeline)
+import pytest
+
+nio = pytest.importorskip("nio")
+
+from chappe_e2e import (MatrixUser, assert_error, message_bodies, room_path,
+                        sync_room, sync_timeline, user_path)
 
 WIDE = {"room": {"timeline": {"limit": 100}}}
 
@@ -236,3 +241,103 @@ def test_use_state_after(server):
               if e["type"] == "m.room.topic"]
     # "all state up to the end of the timeline": the topic now in force.
     assert topics == ["after"], topics
+
+
+def _ad_path(user, event_type, room=None):
+    base = f"user/{user_path(user.user_id)}"
+    if room is not None:
+        base += f"/rooms/{room_path(room)}"
+    return f"{base}/account_data/{event_type}"
+
+
+def test_account_data_in_sync(server):
+    """Client Config (modules/account_data.md): global account data "will be
+    available to clients through the top-level account_data field" of /sync;
+    room account data in "the account_data section of a room"; "Users may
+    only view the account data for their own account" (403 M_FORBIDDEN);
+    unknown type 404 M_NOT_FOUND. An update arrives in the next incremental
+    sync and wakes a long-poll."""
+    alice, bob = MatrixUser(server), MatrixUser(server)
+    room = alice.create_room(preset="private_chat")
+    since = alice.sync()["next_batch"]
+
+    assert alice.call("PUT", _ad_path(alice, "org.chappe.cfg"), {"theme": "dark"}).status == 200
+    assert alice.call("PUT", _ad_path(alice, "org.chappe.note", room),
+                      {"note": "room scoped"}).status == 200
+    got = alice.call("GET", _ad_path(alice, "org.chappe.cfg"))
+    assert got.status == 200 and got.json == {"theme": "dark"}, got
+    # "There is no inheritance mechanism": the room has no org.chappe.cfg.
+    assert_error(alice.call("GET", _ad_path(alice, "org.chappe.cfg", room)), 404, "M_NOT_FOUND")
+    assert_error(alice.call("GET", _ad_path(alice, "org.chappe.none")), 404, "M_NOT_FOUND")
+    assert_error(bob.call("GET", _ad_path(alice, "org.chappe.cfg")), 403, "M_FORBIDDEN")
+    assert_error(bob.call("PUT", _ad_path(alice, "org.chappe.cfg"), {"x": 1}), 403, "M_FORBIDDEN")
+
+    body = alice.sync(since)
+    top = {e["type"]: e["content"] for e in body.get("account_data", {}).get("events", [])}
+    assert top.get("org.chappe.cfg") == {"theme": "dark"}, body.get("account_data")
+    room_ad = {e["type"]: e["content"] for e in
+               sync_room(body, room).get("account_data", {}).get("events", [])}
+    assert room_ad.get("org.chappe.note") == {"note": "room scoped"}, sync_room(body, room)
+    assert "org.chappe.cfg" not in json.dumps(bob.sync())
+
+    waker = threading.Timer(0.5, lambda: alice.call(
+        "PUT", _ad_path(alice, "org.chappe.cfg"), {"theme": "light"}))
+    waker.start()
+    t = time.monotonic()
+    body = alice.sync(body["next_batch"], timeout=10000)
+    waker.join()
+    assert time.monotonic() - t < 5, "account data did not wake the long-poll"
+    top = {e["type"]: e["content"] for e in body.get("account_data", {}).get("events", [])}
+    assert top == {"org.chappe.cfg": {"theme": "light"}}, body.get("account_data")
+
+
+def test_server_managed_account_data_refused(server):
+    """"Servers MUST reject setting account data for event types that the
+    server manages by using a 405 error response. Currently, this only
+    includes m.fully_read and m.push_rules. This applies to both global and
+    room-specific account data." (account-data.yaml: errcode M_BAD_JSON)."""
+    alice = MatrixUser(server)
+    room = alice.create_room(preset="private_chat")
+    for event_type in ("m.fully_read", "m.push_rules"):
+        for scope in (None, room):
+            r = alice.call("PUT", _ad_path(alice, event_type, scope), {"event_id": "$x"})
+            assert_error(r, 405, "M_BAD_JSON")
+    r = alice.call("PUT", _ad_path(alice, "org.chappe.cfg"), b"[1]")
+    assert_error(r, 400, ("M_BAD_JSON", "M_NOT_JSON"))
+
+
+def test_read_marker_with_nio(server):
+    """POST /rooms/{roomId}/read_markers (nio room_read_markers): m.fully_read
+    becomes the room's m.fully_read account data ("Servers must allow clients
+    to read the above event types as normal") and shows in /sync."""
+    alice = MatrixUser(server)
+    room = alice.create_room(preset="private_chat")
+    eid = alice.send(room, "read up to here")
+    since = alice.sync()["next_batch"]
+
+    async def mark():
+        client = nio.AsyncClient(server.url, alice.user_id, config=nio.AsyncClientConfig(
+            max_limit_exceeded=0, max_timeouts=0, encryption_enabled=False,
+            store_sync_tokens=False))
+        client.access_token, client.user_id = alice.token, alice.user_id
+        try:
+            r = await client.room_read_markers(room, eid, eid)
+            assert isinstance(r, nio.RoomReadMarkersResponse), r
+        finally:
+            await client.close()
+
+    asyncio.run(mark())
+    got = alice.call("GET", _ad_path(alice, "m.fully_read", room))
+    assert got.status == 200 and got.json == {"event_id": eid}, got
+    body = alice.sync(since)
+    events = sync_room(body, room).get("account_data", {}).get("events", [])
+    assert {"type": "m.fully_read", "content": {"event_id": eid}} in events, events
+
+
+def test_many_rooms_initial_sync(server):
+    """An initial sync lists every joined room (rooms.join), with none
+    missing and no others."""
+    alice = MatrixUser(server)
+    rooms = {alice.create_room(preset="private_chat") for _ in range(30)}
+    joined = set(alice.sync(filter={"room": {"timeline": {"limit": 1}}})["rooms"]["join"])
+    assert joined == rooms
