@@ -87,14 +87,28 @@ const struct route api_routes[] = {
 	ROW(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/send/{eventType}/{txnId}", api_room_send, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/state/{eventType}/{stateKey}", api_room_state_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/state/{eventType}", api_room_state_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/state/{eventType}/", api_room_state_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/redact/{eventId}/{txnId}", api_room_redact, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/state", api_room_state_all, AUTH_REQUIRED, RL_CLIENT, LEDGER_STATE),
 	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/state/{eventType}/{stateKey}", api_room_state_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_STATE),
 	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/state/{eventType}", api_room_state_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_STATE),
+	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/state/{eventType}/", api_room_state_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_STATE),
 	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/event/{eventId}", api_room_event_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_EVENT),
 	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/members", api_room_members, AUTH_REQUIRED, RL_CLIENT, LEDGER_MEMBERS),
 	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/joined_members", api_room_joined_members, AUTH_REQUIRED, RL_CLIENT, LEDGER_MEMBERS),
 	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/messages", api_room_messages, AUTH_REQUIRED, RL_CLIENT, LEDGER_MESSAGES),
+
+	/* room directory: aliases, published rooms, user directory, forget */
+	ROW(PFX_CLIENT, HTTP_PUT, "/directory/room/{roomAlias}", api_directory_alias_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/directory/room/{roomAlias}", api_directory_alias_get, AUTH_OPTIONAL, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_DELETE, "/directory/room/{roomAlias}", api_directory_alias_delete, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/aliases", api_room_aliases, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/directory/list/room/{roomId}", api_directory_visibility_get, AUTH_OPTIONAL, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_PUT, "/directory/list/room/{roomId}", api_directory_visibility_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/publicRooms", api_public_rooms_get, AUTH_OPTIONAL, RL_CLIENT, LEDGER_PUBLIC_ROOMS),
+	ROW(PFX_CLIENT, HTTP_POST, "/publicRooms", api_public_rooms_post, AUTH_REQUIRED, RL_CLIENT, LEDGER_PUBLIC_ROOMS),
+	ROW(PFX_CLIENT, HTTP_POST, "/user_directory/search", api_user_directory_search, AUTH_REQUIRED, RL_CLIENT, LEDGER_DIRECTORY),
+	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/forget", api_room_forget, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 
 	/* typing, receipts, read markers, presence */
 	ROW(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/typing/{userId}", api_room_typing, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),

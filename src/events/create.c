@@ -86,8 +86,6 @@ static int create_step(struct create_run *run, const struct event_spec *spec,
 				run->prevs[i] = json_dumps(json_object_get(old, "content"), JSON_COMPACT);
 		}
 		json_object_set_new(tagged, "event_id", json_string(run->built[i].event_id));
-		if (!json_object_get(tagged, "room_id"))
-			json_object_set_new(tagged, "room_id", json_string(run->room_id));
 		state_map_set_event(run->state, tagged);
 		json_decref(tagged);
 	}
@@ -191,16 +189,28 @@ int events_create_room(struct events_ctx *ctx, const struct room_version *rv,
 		event_error_set(err, 500, "M_UNKNOWN", "Out of memory");
 		goto out;
 	}
+	/* The server decides these two, whatever creation_content says. */
 	json_object_set_new(create.content, "room_version", json_string(rv->id));
 	if (rv->create_requires_creator)
 		json_object_set_new(create.content, "creator", json_string(sender));
+	else
+		json_object_del(create.content, "creator");
 	if (!rv->room_id_from_create && !(run.room_id = room_id_random(ctx->cfg->server_name)))
 		goto out;
 	if (create_step(&run, &create, err) != 0)
 		goto out;
-	for (size_t i = 0; i < n; i++)
-		if (create_step(&run, &specs[i], err) != 0)
+	for (size_t i = 0; i < n; i++) {
+		if (create_step(&run, &specs[i], err) != 0) {
+			/* create_room.yaml: initial state the rules refuse is a 400 */
+			if (err->status == 403) {
+				char why[sizeof(err->message)];
+				memcpy(why, err->message, sizeof(why));
+				event_error_set(err, 400, "M_INVALID_ROOM_STATE",
+				                "Initial state %s refused: %.180s", specs[i].type, why);
+			}
 			goto out;
+		}
+	}
 	if (create_persist(&run, err) != 0)
 		goto out;
 	/* The cache takes the state (or frees it if it cannot keep it: the

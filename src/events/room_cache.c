@@ -52,9 +52,9 @@ static json_t *stored_event_parse(const struct store_event *se)
 		json_decref(ev);
 		return NULL;
 	}
+	/* Tag with the ID for auth_events; the PDU itself is left as signed
+	 * (a v12 create event has no room_id and must keep none). */
 	json_object_set_new(ev, "event_id", json_string(se->event_id));
-	if (!json_object_get(ev, "room_id"))
-		json_object_set_new(ev, "room_id", json_string(se->room_id));
 	return ev;
 }
 
@@ -123,6 +123,10 @@ struct room_entry *room_cache_acquire(struct events_ctx *ctx, const char *room_i
 	struct room_cache *c = ctx->cache;
 	struct room_entry *e, *loaded;
 
+	if (room_id[0] != '!' || strlen(room_id) > 255 || strlen(room_id) < 2) {
+		event_error_set(err, 400, "M_INVALID_PARAM", "Invalid room ID");
+		return NULL;
+	}
 	pthread_mutex_lock(&c->lock);
 	HASH_FIND_STR(c->rooms, room_id, e);
 	pthread_mutex_unlock(&c->lock);

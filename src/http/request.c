@@ -1,5 +1,6 @@
 #include "http/request.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,26 @@ const char *req_query(const struct request *req_const, const char *name)
 	kept = scratch_keep(req, decoded);
 	free(decoded);
 	return kept;
+}
+
+int req_query_int(struct request *req, const char *name, int64_t min, int64_t max,
+                  int64_t def, int64_t *out)
+{
+	const char *s = req_query(req, name);
+	char *end;
+	long long v;
+
+	*out = def;
+	if (!s)
+		return 0;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno == ERANGE) {
+		res_error(req, 400, "M_INVALID_PARAM", "%s must be an integer", name);
+		return -1;
+	}
+	*out = v < min ? min : v > max ? max : v;
+	return 0;
 }
 
 const char *req_header(const struct request *req, const char *name)

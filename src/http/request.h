@@ -81,6 +81,10 @@ struct request {
 const char *req_param(const struct request *req, size_t n);
 /* A query-string argument, percent-decoded, or NULL. */
 const char *req_query(const struct request *req, const char *name);
+/* A decimal integer query argument: absent -> def; not an integer (or
+ * beyond int64) -> -1 with 400 M_INVALID_PARAM set; clamped to [min, max]. */
+int req_query_int(struct request *req, const char *name, int64_t min, int64_t max,
+                  int64_t def, int64_t *out);
 /* A request header, or NULL. */
 const char *req_header(const struct request *req, const char *name);
 

@@ -56,6 +56,22 @@ bad:
 	return NULL;
 }
 
+/* Placeholders named after an identifier are checked once here, so no
+ * handler sees a "room ID" without its sigil or a 10 KiB "user ID". */
+static bool param_valid(const char *name, size_t name_len, const char *value)
+{
+	static const struct { const char *name; char sigil; } ids[] = {
+		{ "roomId", '!' }, { "userId", '@' }, { "eventId", '$' },
+	};
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		if (strlen(ids[i].name) == name_len && memcmp(name, ids[i].name, name_len) == 0) {
+			size_t n = strlen(value);
+			return n >= 2 && n <= 255 && value[0] == ids[i].sigil;
+		}
+	}
+	return true;
+}
+
 /* Match rest (the path after a prefix) against pattern. Records segment
  * spans of placeholders into starts/lens. */
 static bool pattern_match(const char *pattern, const char *rest,
@@ -88,6 +104,25 @@ static bool pattern_match(const char *pattern, const char *rest,
 		r += rlen;
 	}
 	return *p == '\0' && *r == '\0';
+}
+
+/* The name of the k-th {placeholder} of pattern. */
+static void placeholder_name(const char *pattern, size_t k, const char **name, size_t *len)
+{
+	const char *p = pattern;
+	*name = "";
+	*len = 0;
+	while ((p = strchr(p, '{')) != NULL) {
+		const char *close = strchr(p, '}');
+		if (!close)
+			return;
+		if (k-- == 0) {
+			*name = p + 1;
+			*len = (size_t)(close - p - 1);
+			return;
+		}
+		p = close + 1;
+	}
 }
 
 /* Which prefix of the row's set starts the path; returns the rest. */
@@ -124,9 +159,12 @@ enum router_result router_match(const struct route *table, size_t n, enum http_m
 		    !(method == HTTP_HEAD && table[i].method == HTTP_GET))
 			continue;
 		for (size_t k = 0; k < np; k++) {
+			const char *name;
+			size_t name_len;
 			params[k] = router_percent_decode(starts[k], lens[k]);
-			if (!params[k]) {
-				for (size_t j = 0; j < k; j++)
+			placeholder_name(table[i].pattern, k, &name, &name_len);
+			if (!params[k] || !param_valid(name, name_len, params[k])) {
+				for (size_t j = 0; j <= k; j++)
 					free(params[j]);
 				return ROUTER_BAD_PATH;
 			}

@@ -54,6 +54,7 @@ enum route_ledger {
 	LEDGER_EVENT,
 	LEDGER_MEMBERS,
 	LEDGER_MESSAGES,
+	LEDGER_PUBLIC_ROOMS,     /* the published room directory (directory feature) */
 };
 
 typedef void (*route_handler)(struct request *req);
@@ -73,7 +74,8 @@ enum router_result {
 	ROUTER_MATCH = 0,
 	ROUTER_NOT_FOUND,             /* no row's pattern matches the path */
 	ROUTER_BAD_METHOD,            /* a pattern matches, but not for this method */
-	ROUTER_BAD_PATH,              /* matched, but a segment does not decode */
+	ROUTER_BAD_PATH,              /* matched, but a segment does not decode, or an
+	                               * {roomId}/{userId}/{eventId} lacks its sigil */
 };
 
 /* Find the row for (method, raw path). On ROUTER_MATCH, *out is the row and

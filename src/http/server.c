@@ -34,6 +34,7 @@ struct exchange {
 	bool refused;       /* answered without a handler (404, 405, OPTIONS...) */
 	bool answered;      /* a response was queued */
 	bool suspended;     /* parked by the handler (long-poll) */
+	bool counted;       /* in srv->inflight: its handler has started */
 	int64_t started_ms;
 };
 
@@ -136,7 +137,7 @@ static bool exchange_begin(struct http_server *srv, struct exchange *ex,
 		res_error(req, 405, "M_UNRECOGNIZED", "Unrecognized request method");
 		return false;
 	case ROUTER_BAD_PATH:
-		res_error(req, 400, "M_INVALID_PARAM", "Invalid percent-encoding in the path");
+		res_error(req, 400, "M_INVALID_PARAM", "Invalid path parameter (encoding or identifier)");
 		return false;
 	case ROUTER_NOT_FOUND:
 	default:
@@ -180,13 +181,38 @@ static void exchange_body_append(struct http_server *srv, struct exchange *ex,
 	req->body[req->body_len] = '\0';
 }
 
+/* MHD iterator: a query argument whose percent-encoding is invalid (or
+ * decodes to a NUL byte) makes the whole request invalid. */
+static enum MHD_Result query_arg_check(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+	bool *bad = cls;
+	char *k, *v = NULL;
+
+	(void)kind;
+	k = router_percent_decode(key, strlen(key));
+	if (value)
+		v = router_percent_decode(value, strlen(value));
+	if (!k || (value && !v))
+		*bad = true;
+	free(k);
+	free(v);
+	return *bad ? MHD_NO : MHD_YES;
+}
+
 static void exchange_dispatch(struct http_server *srv, struct exchange *ex)
 {
 	struct request *req = &ex->req;
 	const struct route *rt = req->route;
+	bool bad_query = false;
 
 	if (ex->too_large) {
 		res_error(req, 413, "M_TOO_LARGE", "Request body too large");
+		return;
+	}
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_arg_check, &bad_query);
+	if (bad_query) {
+		res_error(req, 400, "M_INVALID_PARAM", "Invalid percent-encoding in the query string");
 		return;
 	}
 	if (http_authenticate(req, srv->opts.store, rt->auth) != 0)
@@ -249,7 +275,6 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
 		if (!ex)
 			return MHD_NO;
 		*con_cls = ex;
-		atomic_fetch_add(&srv->inflight, 1);
 		ex->started_ms = time_mono_ms();
 		request_init(&ex->req, srv->opts.app, c, url, srv->opts.max_json_depth);
 		ex->req.client_ip = client_ip_of(c);
@@ -289,6 +314,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
 		ex->req.route->handler(&ex->req);
 		return exchange_finish(ex, c);
 	}
+	/* In flight from here on: shutdown waits for what a handler started,
+	 * not for a peer that stalls halfway through sending its request. */
+	ex->counted = true;
+	atomic_fetch_add(&srv->inflight, 1);
 	exchange_dispatch(srv, ex);
 	return exchange_finish(ex, c);
 }
@@ -307,10 +336,11 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 		log_debug("%s %s -> %u (%lld ms)", ex->req.route ? ex->req.route->name : "-",
 		          ex->req.path ? ex->req.path : "?", ex->req.status,
 		          (long long)(time_mono_ms() - ex->started_ms));
+	if (ex->counted)
+		atomic_fetch_sub(&srv->inflight, 1);
 	request_release(&ex->req);
 	free(ex);
 	*con_cls = NULL;
-	atomic_fetch_sub(&srv->inflight, 1);
 }
 
 /* Keep the URL and arguments percent-encoded: the router decodes path

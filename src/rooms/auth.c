@@ -209,7 +209,16 @@ static int check_room_binding(const struct room_version *rv, const json_t *ev,
         return 0;
     if (room_id == NULL || room_id[0] != '!')
         return REFUSE("room_id is not a room ID");
-    create_id = event_compute_id(rv, create);
+    /* The server may tag events it holds with their "event_id"; a v3+
+     * PDU never carries one, so it is not part of what is hashed. */
+    if (json_object_get(create, "event_id")) {
+        json_t *pdu = json_copy((json_t *)create);
+        json_object_del(pdu, "event_id");
+        create_id = pdu ? event_compute_id(rv, pdu) : NULL;
+        json_decref(pdu);
+    } else {
+        create_id = event_compute_id(rv, create);
+    }
     if (create_id == NULL)
         return REFUSE("cannot hash the create event");
     if (strcmp(create_id + 1, room_id + 1) != 0)

@@ -279,6 +279,11 @@ struct store_event_new {
 	 * (both set, or both NULL; see "relations" below) */
 	const char *rel_type;
 	const char *relates_to;
+	/* search feature: the text server-side search indexes for this event
+	 * (see "server-side search" below), or NULL; search_key says which
+	 * key it came from (an enum store_search_key value). */
+	const char *search_text;
+	int search_key;
 };
 
 /* Persist events in order, in ONE transaction: optionally create the room
@@ -405,6 +410,78 @@ int64_t store_account_data_stream_max(struct store *st);
 #define STORE_STATE_MAX         1000000 /* state entries one room may return */
 /* Free what store_rooms_published returned: each ID, then the array. */
 void store_room_ids_free(char **room_ids, size_t n);
+
+/* ---- room directory: aliases, forgotten rooms, user directory --------- */
+/* (directory feature: store_directory.c, sqlite/sqlite_directory.c)
+ * "The length of a room alias, including the # sigil and the domain, MUST
+ * NOT exceed 255 bytes" (spec, Appendices, Room Aliases). The store checks
+ * the sigil and the length; the grammar is the API's job. */
+#define STORE_ALIAS_MAX          255
+#define STORE_SEARCH_TERM_MAX    256    /* bytes of a user directory search term */
+#define STORE_USER_SEARCH_MAX    100    /* results of one user directory search */
+
+/* Map alias -> room_id, remembering who created it. STORE_CONFLICT if the
+ * alias is taken, STORE_NOT_FOUND if the room is unknown. */
+enum store_result store_alias_create(struct store *st, const char *alias,
+                                     const char *room_id, const char *creator);
+/* The room of an alias (*room_id_out malloc'd) and, if creator_out is not
+ * NULL, who created it (malloc'd). STORE_NOT_FOUND if unknown. */
+enum store_result store_alias_get(struct store *st, const char *alias,
+                                  char **room_id_out, char **creator_out);
+/* STORE_NOT_FOUND if the alias does not exist. */
+enum store_result store_alias_delete(struct store *st, const char *alias);
+/* The aliases of a room in byte order, at most limit (lowered to
+ * STORE_LIST_LIMIT_MAX); free with store_room_ids_free. */
+enum store_result store_room_aliases(struct store *st, const char *room_id, size_t limit,
+                                     char ***aliases_out, size_t *n_out);
+
+/* Forget a room (POST /rooms/{roomId}/forget): remember the user's current
+ * membership event as forgotten. A later membership change (a rejoin)
+ * makes the room remembered again without any write. STORE_NOT_FOUND if
+ * the user never had a membership in the room; STORE_CONFLICT if the user
+ * is joined ("If the user is currently joined to the room, they must leave
+ * the room before calling this API", Client-Server API, Leaving rooms). */
+enum store_result store_room_forget(struct store *st, const char *user_id,
+                                    const char *room_id);
+/* STORE_OK if the user forgot the room and their membership has not
+ * changed since; STORE_NOT_FOUND otherwise. */
+enum store_result store_room_forgotten(struct store *st, const char *user_id,
+                                       const char *room_id);
+
+/* Members joined now. */
+enum store_result store_room_joined_count(struct store *st, const char *room_id,
+                                          int64_t *count_out);
+/* How many rooms are in the public directory. */
+enum store_result store_rooms_published_count(struct store *st, int64_t *count_out);
+/* Published rooms before `before` (room ID order), nearest first (i.e.
+ * descending), at most limit: backwards pagination of the directory. */
+enum store_result store_rooms_published_before(struct store *st, const char *before,
+                                               size_t limit, char ***room_ids_out,
+                                               size_t *n_out);
+
+/* User directory search (POST /user_directory/search). Candidates are the
+ * active local users the searcher may see: joined to a room the searcher
+ * is joined to, or joined to a room whose join rule is public or whose
+ * history is world_readable (spec, users.yaml); users whose global account
+ * data im.vector.hide_profile says {"hide_profile": true} are left out.
+ * A candidate matches when term occurs, ASCII case-insensitively, in the
+ * user ID or the display name. term must be 1..STORE_SEARCH_TERM_MAX bytes;
+ * at most limit results (1..STORE_USER_SEARCH_MAX), ordered by user ID;
+ * *limited tells that more matched. */
+struct store_user_hit {
+	char *user_id;
+	char *displayname;       /* NULL if unset */
+	char *avatar_url;        /* NULL if unset */
+};
+struct store_user_hit_list {
+	struct store_user_hit *items;
+	size_t n;
+	bool limited;
+};
+void store_user_hit_list_clear(struct store_user_hit_list *l);
+enum store_result store_user_directory_search(struct store *st, const char *searcher,
+                                              const char *term, size_t limit,
+                                              struct store_user_hit_list *out);
 
 /* ---- receipts and presence (typing, receipts, read markers, presence) -- */
 /*
@@ -575,5 +652,70 @@ enum store_result store_room_threads(struct store *st, const char *room_id,
                                      const char *participant, int64_t before, size_t limit,
                                      struct store_event_list *roots_out,
                                      int64_t *last_latest_out);
+
+/* ---- server-side search (search feature: store_search.c, sqlite/sqlite_search.c) -- */
+/*
+ * A full-text index over what the spec's room_events search category
+ * covers: "content.body in m.room.message, content.name in m.room.name,
+ * content.topic in m.room.topic" (Client-Server API, Server Side Search).
+ * - An event is indexed in the transaction that persists it, when its
+ *   store_event_new carries search_text (1..STORE_SEARCH_TEXT_MAX bytes)
+ *   with a known search_key. A redaction removes its target from the
+ *   index in the redaction's own transaction.
+ * - "The search will not include rooms that are end to end encrypted":
+ *   the store drops the search_text of any event whose room holds
+ *   m.room.encryption state when the event is persisted (state persisted
+ *   earlier in the same call counts), whatever the caller passed.
+ * - A search matches words, never query syntax: term is split on
+ *   whitespace; words made only of ASCII punctuation are dropped (they
+ *   cannot match a token); the first STORE_SEARCH_WORDS_MAX words are
+ *   kept, each matched as a prefix of an indexed word, all of them
+ *   required (AND), case- and diacritic-insensitively.
+ * - Only rooms the caller names are searched: which rooms a user may
+ *   search, and which hits they may see, is the caller's decision (the
+ *   served chokepoint), not the store's.
+ */
+#define STORE_SEARCH_TEXT_MAX       STORE_EVENT_MAX_BYTES
+#define STORE_EVENT_SEARCH_TERM_MAX 1024   /* bytes of one search term */
+#define STORE_SEARCH_WORDS_MAX      16     /* words of one term that are used */
+#define STORE_SEARCH_ROOMS_MAX      10000  /* rooms one search covers */
+#define STORE_SEARCH_LIMIT_MAX      100    /* hits of one store_events_search */
+#define STORE_SEARCH_OFFSET_MAX     10000  /* hits a search may skip (paging by rank) */
+
+enum store_search_key {
+	STORE_SEARCH_KEY_BODY = 1,    /* content.body of m.room.message */
+	STORE_SEARCH_KEY_NAME = 2,    /* content.name of m.room.name */
+	STORE_SEARCH_KEY_TOPIC = 4,   /* content.topic (and m.topic text/plain) of m.room.topic */
+};
+#define STORE_SEARCH_KEYS_ALL 7
+
+struct store_search_query {
+	const char *const *room_ids;  /* 1..STORE_SEARCH_ROOMS_MAX rooms to search */
+	size_t n_rooms;
+	const char *term;             /* 1..STORE_EVENT_SEARCH_TERM_MAX bytes */
+	unsigned keys;                /* mask of store_search_key; 0 means all */
+	bool by_rank;                 /* most relevant first; else most recent first */
+	int64_t before;               /* only events with stream < before (0: no bound) */
+	size_t offset;                /* skip this many first, <= STORE_SEARCH_OFFSET_MAX */
+	size_t limit;                 /* 1..STORE_SEARCH_LIMIT_MAX */
+};
+
+struct store_search_hit {
+	struct store_event event;     /* never a redacted one */
+	double rank;                  /* relevance, > 0, higher is closer */
+};
+struct store_search_hit_list {
+	struct store_search_hit *items;
+	size_t n;
+};
+void store_search_hit_list_clear(struct store_search_hit_list *l);
+
+/* Indexed events of q->room_ids matching q->term in the keys asked, in
+ * the order asked (by rank: rank descending, then stream descending; by
+ * recency: stream descending), after skipping q->offset, at most
+ * q->limit. A term with no usable word matches nothing (STORE_OK, empty).
+ * STORE_ERROR for arguments outside the bounds above. */
+enum store_result store_events_search(struct store *st, const struct store_search_query *q,
+                                      struct store_search_hit_list *out);
 
 #endif

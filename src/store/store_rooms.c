@@ -108,6 +108,13 @@ static bool store_event_new_ok(const struct store_event_new *e)
 		return false;
 	if (!store_relation_ok(e->rel_type, e->relates_to))   /* relations feature */
 		return false;
+	/* search feature: indexed text comes with the key it was taken from */
+	if (e->search_text != NULL &&
+	    (e->search_text[0] == '\0' ||
+	     !store_text_ok(e->search_text, STORE_SEARCH_TEXT_MAX, false) ||
+	     (e->search_key != STORE_SEARCH_KEY_BODY && e->search_key != STORE_SEARCH_KEY_NAME &&
+	      e->search_key != STORE_SEARCH_KEY_TOPIC)))
+		return false;
 	return e->redacts == NULL ||
 	       (store_event_id_ok(e->redacts) &&
 	        store_text_ok(e->redacted_json, STORE_EVENT_MAX_BYTES, false));

@@ -220,9 +220,15 @@ static int limit_parse(const json_t *obj, const char *where, struct event_filter
         perr_set(e, FILTER_ERR_BAD_JSON, "%s: must be an integer", path);
         return -1;
     }
-    /* clamp, do not refuse: see filter.h */
+    /* sync_filter.yaml: "must be an integer greater than 0"; large
+     * values are clamped, not refused (see filter.h) */
     n = json_integer_value(v);
-    p->limit = n < 0 ? 0 : n > FILTER_LIMIT_MAX ? FILTER_LIMIT_MAX : (int)n;
+    if (n < 1) {
+        key_path(path, sizeof path, where, "limit");
+        perr_set(e, FILTER_ERR_INVALID_PARAM, "%s: must be greater than 0", path);
+        return -1;
+    }
+    p->limit = n > FILTER_LIMIT_MAX ? FILTER_LIMIT_MAX : (int)n;
     p->has_limit = true;
     return 0;
 }

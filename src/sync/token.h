@@ -33,7 +33,7 @@
 #include <stdint.h>
 
 /* Longest token text accepted or produced, in bytes without the NUL. */
-#define SYNC_TOKEN_MAX_LEN 160
+#define SYNC_TOKEN_MAX_LEN 64
 
 /* Streams in token order. Append new streams at the end only. */
 enum sync_stream {

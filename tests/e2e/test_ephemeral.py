@@ -450,3 +450,42 @@ def test_presence_privacy_and_refusals(server):
     assert ev[0]["content"]["currently_active"] is True
     assert_error(bob.call("GET", "presence/%40nobody%3Alocalhost/status"), 404,
                  "M_NOT_FOUND")
+
+
+# ---- filters and membership ------------------------------------------------------
+
+def test_filters_select_ephemeral_and_presence(server):
+    """Filtering (filter.yaml): room.ephemeral is a RoomEventFilter "The
+    per user ephemeral events to include in rooms" and presence an
+    EventFilter "The presence updates to include"; not_types excludes."""
+    alice, bob = MatrixUser(server), MatrixUser(server)
+    room_id = shared_room(alice, bob)
+    event_id = alice.send(room_id, "hello")
+    assert typing_put(alice, room_id, True).status == 200
+    assert receipt_post(alice, room_id, event_id).status == 200
+    assert alice.call("PUT", f"presence/{room_path(alice.user_id)}/status",
+                      {"presence": "online"}).status == 200
+    body = bob.sync(filter={"room": {"ephemeral": {"not_types": ["m.typing"]}},
+                            "presence": {"types": []}})
+    assert ephemeral(body, room_id, "m.typing") == []
+    assert (event_id, "m.read", alice.user_id) in receipts_of(body, room_id)
+    assert body["presence"]["events"] == []
+    body = bob.sync(filter={"room": {"ephemeral": {"types": ["m.typing"]}}})
+    assert ephemeral(body, room_id, "m.receipt") == []
+    assert ephemeral(body, room_id, "m.typing")[0]["content"]["user_ids"] == [alice.user_id]
+    assert any(e["sender"] == alice.user_id for e in body["presence"]["events"])
+
+
+def test_typist_who_left_is_not_listed(server):
+    """typing_notifications.md: m.typing lists "the users currently typing"
+    in the room; someone who left the room is not typing in it, even if
+    their timeout has not run out."""
+    alice, bob, carol = MatrixUser(server), MatrixUser(server), MatrixUser(server)
+    room_id = shared_room(alice, bob)
+    alice.invite(room_id, carol.user_id)
+    carol.join(room_id)
+    assert typing_put(bob, room_id, True).status == 200
+    assert typing_put(carol, room_id, True).status == 200
+    assert bob.membership(room_id, "leave").status == 200
+    typing = ephemeral(alice.sync(), room_id, "m.typing")
+    assert typing[0]["content"]["user_ids"] == [carol.user_id]

@@ -147,3 +147,63 @@ def test_two_thousand_long_polls(make_server):
           f"p99 {_percentile(delays, 99) * 1000:.0f} ms, "
           f"max {max(delays) * 1000:.0f} ms")
     assert max(delays) < WAKE_DEADLINE_S
+
+
+def test_abandoned_long_polls(make_server):
+    """Clients that hang up while parked: 500 long-polls are opened, 250 of
+    them are closed by the client (half with a TCP reset), then an event
+    arrives. The server must resume only the live ones (a parked request
+    whose connection is gone must not be written to, nor leak), keep its
+    thread count bounded, answer the survivors with the event and stay up
+    (the fixture then checks a clean SIGTERM exit and no sanitizer report)."""
+    import socket
+    import struct
+
+    _raise_fd_limit(4000)
+    srv = make_server()
+    alice, bob = MatrixUser(srv), MatrixUser(srv)
+    room = alice.create_room(preset="public_chat")
+    bob.join(room)
+    since = bob.sync()["next_batch"]
+    pid = srv.proc.pid
+
+    async def scenario():
+        opened, results, tasks = [], [], []
+        for _ in range(250):
+            tasks.append(asyncio.create_task(_poll(srv.port, bob.token, since, opened, results)))
+        # The ones to abandon: plain sockets, so the test controls the hang-up.
+        doomed = []
+        query = urllib.parse.urlencode({"since": since, "timeout": str(POLL_TIMEOUT_MS)})
+        for i in range(250):
+            s = socket.create_connection(("127.0.0.1", srv.port))
+            s.sendall((f"GET /_matrix/client/v3/sync?{query} HTTP/1.1\r\n"
+                       f"Host: x\r\nAuthorization: Bearer {bob.token}\r\n\r\n").encode())
+            doomed.append(s)
+        await asyncio.sleep(1.5)
+        for i, s in enumerate(doomed):
+            if i % 2:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+        await asyncio.sleep(1.0)
+        assert not results, f"{len(results)} polls returned before any event"
+        threads = _threads(pid)
+        t0 = time.monotonic()
+        await asyncio.to_thread(alice.send, room, "survivors only")
+        done, pending = await asyncio.wait(tasks, timeout=WAKE_DEADLINE_S)
+        for t in done:
+            if t.exception() is not None:
+                raise t.exception()
+        return results, threads, len(pending), time.monotonic() - t0
+
+    results, threads, pending, took = asyncio.run(scenario())
+    assert srv.alive(), srv.stderr_tail()
+    assert threads <= MAX_THREADS, threads
+    assert pending == 0, f"{pending} live polls not woken"
+    assert len(results) == 250
+    for _, status, body in results:
+        assert status == 200, (status, body[:200])
+        assert "survivors only" in [e["content"].get("body") for e in
+                                    sync_timeline(json.loads(body), room)]
+    # The server still serves normally afterwards.
+    assert bob.sync(since)["next_batch"]
+    print(f"\n250 survivors woken in {took * 1000:.0f} ms with {threads} threads")

@@ -643,9 +643,6 @@ static void test_limits(void **state)
     static const struct { const char *json; int part, timeline; } cases[] = {
         { "{}", FILTER_LIMIT_DEFAULT, FILTER_LIMIT_DEFAULT },
         { "{\"limit\":1}", 1, 1 },
-        { "{\"limit\":0}", 0, 0 },
-        { "{\"limit\":-5}", 0, 0 },
-        { "{\"limit\":-9223372036854775807}", 0, 0 },
         { "{\"limit\":50}", 50, 50 },
         { "{\"limit\":100}", 100, 100 },
         { "{\"limit\":101}", 101, FILTER_TIMELINE_LIMIT_MAX },
@@ -668,6 +665,23 @@ static void test_limits(void **state)
         assert_int_equal(filter_part_limit(filter_part(f, FILTER_PART_PRESENCE)), cases[i].part);
         assert_int_equal(filter_part_limit(filter_part(f, FILTER_PART_EPHEMERAL)), FILTER_LIMIT_DEFAULT);
         filter_free(f);
+    }
+    /* sync_filter.yaml: limit "must be an integer greater than 0" */
+    {
+        static const char *const refused[] = {
+            "{\"room\":{\"timeline\":{\"limit\":0}}}",
+            "{\"room\":{\"state\":{\"limit\":-5}}}",
+            "{\"presence\":{\"limit\":-9223372036854775807}}",
+        };
+        for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+            json_t *j = json_loads(refused[i], 0, NULL);
+            enum filter_error code = FILTER_OK;
+            char err[128];
+            assert_null(filter_parse_ex(j, &code, err, sizeof err));
+            assert_int_equal(code, FILTER_ERR_INVALID_PARAM);
+            assert_non_null(strstr(err, "limit"));
+            json_decref(j);
+        }
     }
 }
 

@@ -7,7 +7,6 @@
 #include "store/store.h"
 #include "util/ids.h"
 
-#define DEVICE_DISPLAY_NAME_MAX 100
 #define DELETE_DEVICES_MAX 1000
 
 static json_t *device_json(const struct store_device *d)

@@ -15,6 +15,9 @@
 
 #include "http/request.h"
 
+/* Longest device display name accepted (login, register, PUT /devices). */
+#define DEVICE_DISPLAY_NAME_MAX 100
+
 /* versions.c: discovery */
 void api_versions(struct request *req);
 void api_wellknown_client(struct request *req);
@@ -85,6 +88,19 @@ void api_pushrules_get_all(struct request *req);
 void api_pushrule_get(struct request *req);
 void api_pushrule_put(struct request *req);
 void api_pushrule_delete(struct request *req);
+
+/* directory_alias.c, directory_rooms.c, directory_users.c: room aliases, the
+ * published room directory, the user directory, forgetting rooms */
+void api_directory_alias_put(struct request *req);
+void api_directory_alias_get(struct request *req);
+void api_directory_alias_delete(struct request *req);
+void api_room_aliases(struct request *req);
+void api_directory_visibility_get(struct request *req);
+void api_directory_visibility_put(struct request *req);
+void api_public_rooms_get(struct request *req);
+void api_public_rooms_post(struct request *req);
+void api_user_directory_search(struct request *req);
+void api_room_forget(struct request *req);
 
 /* rooms_typing.c, rooms_receipts.c, presence.c: typing, receipts, read
  * markers, presence; presence_content is the m.presence content of a

@@ -85,6 +85,11 @@ void api_profile_field_put(struct request *req)
 		res_error(req, 403, "M_FORBIDDEN", "You cannot change another user's profile");
 		return;
 	}
+	/* profile.yaml: the body carries the field being set. */
+	if (!json_object_get(body, field)) {
+		res_error(req, 400, "M_MISSING_PARAM", "Missing parameter: %s", field);
+		return;
+	}
 	if (req_get_string(req, body, field, false, &value) != 0)
 		return;
 	if (value && strlen(value) > (is_name ? DISPLAYNAME_MAX : AVATAR_URL_MAX)) {

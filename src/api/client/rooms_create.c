@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/client/directory.h"
 #include "api/client/handlers.h"
 #include "api/client/rooms_util.h"
 #include "config/config.h"
@@ -160,6 +161,49 @@ static void invites_add(struct create_specs *s, json_t *invites, bool is_direct)
 	}
 }
 
+/* "#room_alias_name:our.server" if the name is acceptable and the alias
+ * is free; NULL with the response set otherwise. The caller holds the
+ * alias lock until the alias is mapped, so "free" stays true. */
+static char *create_alias_reserve(struct request *req, json_t *body)
+{
+	struct app *app = APP(req);
+	json_t *v = json_object_get(body, "room_alias_name");
+	const char *name = json_string_value(v);
+	size_t len = json_string_length(v);
+	char *alias = NULL, *taken_by = NULL;
+	enum store_result r;
+
+	/* "The desired room alias local part" (create_room.yaml): no ':', no
+	 * NUL, which would cut the name short, and no whitespace. */
+	if (!name || strlen(name) != len || !directory_alias_localpart_ok(name, len) ||
+	    len + strlen(app->cfg->server_name) + 2 > ID_MAX_LEN) {
+		res_error(req, 400, "M_INVALID_PARAM", "Invalid characters in room alias");
+		return NULL;
+	}
+	alias = malloc(len + strlen(app->cfg->server_name) + 3);
+	if (!alias) {
+		res_error(req, 500, "M_UNKNOWN", "Out of memory");
+		return NULL;
+	}
+	strcpy(alias, "#");
+	strcat(alias, name);
+	strcat(alias, ":");
+	strcat(alias, app->cfg->server_name);
+	r = directory_alias_valid(alias) ? store_alias_get(app->store, alias, &taken_by, NULL)
+	                                 : STORE_ERROR;
+	free(taken_by);
+	if (r == STORE_NOT_FOUND)
+		return alias;
+	if (r == STORE_OK)
+		/* "The room alias specified is already taken (errcode set to
+		 * M_ROOM_IN_USE)" (create_room.yaml, 400 response) */
+		res_error(req, 400, "M_ROOM_IN_USE", "Room alias %s already taken", alias);
+	else
+		res_error(req, 500, "M_UNKNOWN", "Could not read the room directory");
+	free(alias);
+	return NULL;
+}
+
 void api_create_room(struct request *req)
 {
 	struct app *app = APP(req);
@@ -169,7 +213,8 @@ void api_create_room(struct request *req)
 	const struct room_version *rv;
 	struct event_error err;
 	json_t *pl, *member;
-	char *room_id = NULL;
+	char *room_id = NULL, *alias = NULL;
+	bool alias_locked = false;
 
 	if (!body || create_params_parse(req, body, &p) != 0 || invites_check(req, p.invites) != 0)
 		return;
@@ -179,8 +224,10 @@ void api_create_room(struct request *req)
 		return;
 	}
 	if (p.alias_name) {
-		res_error(req, 400, "M_UNRECOGNIZED", "room_alias_name is not supported yet");
-		return;
+		directory_alias_lock();
+		alias_locked = true;
+		if (!(alias = create_alias_reserve(req, body)))
+			goto out;
 	}
 	s.owned = json_array();
 	member = rooms_member_content(app, req->auth.user_id, "join");
@@ -190,6 +237,8 @@ void api_create_room(struct request *req)
 	if (p.pl_override)
 		json_object_update(pl, p.pl_override);
 	spec_add(&s, "m.room.power_levels", "", pl);
+	if (alias)
+		spec_add(&s, "m.room.canonical_alias", "", json_pack("{s:s}", "alias", alias));
 	preset_add(&s, p.preset);
 	if (initial_state_add(req, &s, p.initial_state) != 0)
 		goto out;
@@ -203,10 +252,18 @@ void api_create_room(struct request *req)
 		res_error(req, err.status, err.errcode, "%s", err.message);
 		goto out;
 	}
+	if (alias && store_alias_create(app->store, alias, room_id, req->auth.user_id) != STORE_OK) {
+		res_error(req, 500, "M_UNKNOWN", "Room %s created, but its alias could not be saved",
+		          room_id);
+		goto out;
+	}
 	if (p.visibility && strcmp(p.visibility, "public") == 0)
 		store_room_set_published(app->store, room_id, true);
 	res_json(req, 200, json_pack("{s:s}", "room_id", room_id));
 out:
+	if (alias_locked)
+		directory_alias_unlock();
 	json_decref(s.owned);
 	free(room_id);
+	free(alias);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/client/directory.h"
 #include "api/client/handlers.h"
 #include "api/client/rooms_util.h"
 #include "events/events.h"
@@ -108,7 +109,11 @@ void api_room_join(struct request *req)
 	if (!body)
 		return;
 	if (room[0] == '#') {
-		res_error(req, 404, "M_NOT_FOUND", "Room alias %s not found", room);
+		/* a local alias names the room; others would need federation */
+		char *room_id = directory_alias_resolve(req, room);
+		if (room_id)
+			membership_send(req, room_id, req->auth.user_id, "join", body);
+		free(room_id);
 		return;
 	}
 	if (room_id_check(req, room))
@@ -123,7 +128,11 @@ void api_room_knock(struct request *req)
 	if (!body)
 		return;
 	if (room[0] == '#') {
-		res_error(req, 404, "M_NOT_FOUND", "Room alias %s not found", room);
+		/* a local alias names the room; others would need federation */
+		char *room_id = directory_alias_resolve(req, room);
+		if (room_id)
+			membership_send(req, room_id, req->auth.user_id, "knock", body);
+		free(room_id);
 		return;
 	}
 	if (room_id_check(req, room))
@@ -151,9 +160,20 @@ void api_room_kick(struct request *req)
 {
 	json_t *body = req_json_object(req, false);
 	const char *target;
+	char *current;
+	bool in_room;
 
 	if (!body || !room_id_check(req, req_param(req, 0)) || !(target = target_of(req, body)))
 		return;
+	/* kicking.yaml 403: "The kickee is not currently in the room". */
+	current = events_membership(APP(req)->events, req_param(req, 0), target);
+	in_room = current && (strcmp(current, "join") == 0 || strcmp(current, "invite") == 0 ||
+	                      strcmp(current, "knock") == 0);
+	free(current);
+	if (!in_room) {
+		res_error(req, 403, "M_FORBIDDEN", "%s is not in the room", target);
+		return;
+	}
 	membership_send(req, req_param(req, 0), target, "leave", body);
 }
 

@@ -10,6 +10,7 @@
 
 #include "api/app.h"
 #include "api/client/handlers.h"
+#include "api/client/rooms_util.h"
 #include "events/events.h"
 #include "security/served.h"
 #include "store/store.h"
@@ -39,7 +40,7 @@ struct messages_args {
 static int messages_args_parse(struct request *req, struct messages_args *a)
 {
 	const char *dir = req_query(req, "dir"), *from = req_query(req, "from");
-	const char *to = req_query(req, "to"), *limit = req_query(req, "limit");
+	const char *to = req_query(req, "to");
 	const char *filter = req_query(req, "filter");
 	char err[200];
 
@@ -63,14 +64,11 @@ static int messages_args_parse(struct request *req, struct messages_args *a)
 		res_error(req, 400, "M_INVALID_PARAM", "Invalid to token");
 		return -1;
 	}
-	a->limit = MESSAGES_LIMIT_DEFAULT;
-	if (limit) {
-		long long l = strtoll(limit, NULL, 10);
-		if (l < 0) {
-			res_error(req, 400, "M_INVALID_PARAM", "limit must not be negative");
+	{
+		int64_t l;
+		if (req_query_int(req, "limit", 0, MESSAGES_LIMIT_MAX, MESSAGES_LIMIT_DEFAULT, &l) != 0)
 			return -1;
-		}
-		a->limit = l > MESSAGES_LIMIT_MAX ? MESSAGES_LIMIT_MAX : (size_t)l;
+		a->limit = (size_t)l;
 	}
 	if (filter && filter_room_event_parse_text(filter, &a->filter, err, sizeof(err)) != FILTER_OK) {
 		res_error(req, 400, "M_BAD_JSON", "Invalid filter: %s", err);
@@ -129,18 +127,12 @@ void api_room_messages(struct request *req)
 	struct served_viewer v = { req->auth.user_id, req->auth.device_id, req->client_ip,
 	                           req->user_agent };
 	json_t *body, *senders;
-	char start[32], end[32];
+	char start[SYNC_TOKEN_MAX_LEN + 1], end[32];
 	bool has_end = false;
 	enum store_result r;
-	char *m;
+	int64_t read_at;
 
-	m = events_membership(app->events, room_id, req->auth.user_id);
-	if (!m && !events_room_version(app->events, room_id)) {
-		res_error(req, 403, "M_FORBIDDEN", "You are not a member of the room");
-		return;
-	}
-	free(m);
-	if (messages_args_parse(req, &a) != 0)
+	if (rooms_read_position(req, room_id, &read_at) != 0 || messages_args_parse(req, &a) != 0)
 		return;
 	if (a.backwards)
 		r = store_room_events(app->store, room_id, a.to > 0 ? a.to - 1 : 0,
@@ -155,7 +147,11 @@ void api_room_messages(struct request *req)
 		res_error(req, 500, "M_UNKNOWN", "Could not read the room");
 		return;
 	}
-	snprintf(start, sizeof(start), "p%lld", (long long)a.from);
+	/* message_pagination.yaml: start is the token given as from. */
+	if (req_query(req, "from"))
+		snprintf(start, sizeof(start), "%s", req_query(req, "from"));
+	else
+		snprintf(start, sizeof(start), "p%lld", (long long)a.from);
 	if (l.n > 0 && l.n == a.limit) {
 		int64_t last = l.items[l.n - 1].stream;
 		snprintf(end, sizeof(end), "p%lld", (long long)(a.backwards ? last : last + 1));

@@ -8,6 +8,7 @@
 
 #include "api/app.h"
 #include "api/client/handlers.h"
+#include "api/client/rooms_util.h"
 #include "events/events.h"
 #include "security/served.h"
 #include "store/store.h"
@@ -18,10 +19,7 @@
 #define MESSAGES_LIMIT_DEFAULT 10
 #define MESSAGES_LIMIT_MAX 1000
 
-/* Where the caller may read the room's state from: 0 (current) while
- * joined, just after their leave if they left or were banned; the room
- * must be world_readable otherwise. -1 with the response set. */
-static int read_position(struct request *req, const char *room_id, int64_t *at)
+int rooms_read_position(struct request *req, const char *room_id, int64_t *at)
 {
 	struct app *app = APP(req);
 	struct store_membership_list h = { 0 };
@@ -88,7 +86,7 @@ void api_room_state_all(struct request *req)
 	struct served_viewer v = viewer_of(req);
 	int64_t at;
 
-	if (read_position(req, req_param(req, 0), &at) != 0)
+	if (rooms_read_position(req, req_param(req, 0), &at) != 0)
 		return;
 	if (store_room_state(APP(req)->store, req_param(req, 0), at, &l) != STORE_OK ||
 	    served_events_filter(APP(req)->store, &v, SERVED_STATE, req_param(req, 0), &l) != 0) {
@@ -104,19 +102,27 @@ void api_room_state_get(struct request *req)
 {
 	struct store_event se = { 0 };
 	const char *sk = req->n_params > 2 ? req_param(req, 2) : "";
+	const char *fmt;
 	int64_t at;
 	json_t *ev;
 
-	if (read_position(req, req_param(req, 0), &at) != 0)
+	if (rooms_read_position(req, req_param(req, 0), &at) != 0)
 		return;
 	if (store_room_state_get(APP(req)->store, req_param(req, 0), at, req_param(req, 1), sk,
 	                         &se) != STORE_OK) {
 		res_error(req, 404, "M_NOT_FOUND", "Event not found");
 		return;
 	}
-	ev = json_loads(se.json, 0, NULL);
-	res_json(req, 200, json_incref(json_object_get(ev, "content")));
-	json_decref(ev);
+	/* room_state.yaml: format=event answers the whole client event. */
+	fmt = req_query(req, "format");
+	if (fmt && strcmp(fmt, "event") == 0) {
+		res_json(req, 200, event_client_format(&se, req->auth.user_id, req->auth.device_id,
+		                                       time_now_ms()));
+	} else {
+		ev = json_loads(se.json, 0, NULL);
+		res_json(req, 200, json_incref(json_object_get(ev, "content")));
+		json_decref(ev);
+	}
 	store_event_clear(&se);
 }
 
@@ -147,6 +153,17 @@ void api_room_event_get(struct request *req)
 	store_event_list_clear(&l);
 }
 
+static bool membership_param_ok(const char *m)
+{
+	static const char *const known[] = { "join", "invite", "knock", "leave", "ban" };
+	if (!m)
+		return true;
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(m, known[i]) == 0)
+			return true;
+	return false;
+}
+
 void api_room_members(struct request *req)
 {
 	const char *room_id = req_param(req, 0);
@@ -158,7 +175,11 @@ void api_room_members(struct request *req)
 	uint64_t at_pos;
 	size_t kept = 0;
 
-	if (read_position(req, room_id, &at) != 0)
+	if (!membership_param_ok(only) || !membership_param_ok(not)) {
+		res_error(req, 400, "M_INVALID_PARAM", "membership must be join, invite, knock, leave or ban");
+		return;
+	}
+	if (rooms_read_position(req, room_id, &at) != 0)
 		return;
 	if (at_text) {
 		if (page_token_parse_any(at_text, &at_pos) != 0) {
@@ -181,7 +202,11 @@ void api_room_members(struct request *req)
 		json_t *ev = strcmp(e->type, "m.room.member") == 0 ? json_loads(e->json, 0, NULL) : NULL;
 		const char *m = json_string_value(json_object_get(json_object_get(ev, "content"),
 		                                                  "membership"));
-		bool keep = m && (!only || strcmp(m, only) == 0) && (!not || strcmp(m, not) != 0);
+		/* members.yaml: given together, membership and not_membership
+		 * form an "or": m == membership, or m != not_membership. */
+		bool keep = m && (only && not ? strcmp(m, only) == 0 || strcmp(m, not) != 0
+		                              : (!only || strcmp(m, only) == 0) &&
+		                                (!not || strcmp(m, not) != 0));
 		json_decref(ev);
 		if (keep)
 			l.items[kept++] = *e;

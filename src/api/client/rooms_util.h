@@ -16,4 +16,10 @@ json_t *rooms_member_content(struct app *app, const char *user_id, const char *m
 char *rooms_send(struct request *req, const char *room_id, const struct event_spec *spec,
                  const char *txn_id);
 
+/* Where the caller may read the room's state from: 0 (current) while
+ * joined or for world_readable rooms, just after their leave if they left
+ * or were banned after having joined. Otherwise 403 M_FORBIDDEN is set
+ * and -1 returned. */
+int rooms_read_position(struct request *req, const char *room_id, int64_t *at);
+
 #endif

@@ -22,6 +22,10 @@ int api_session_issue(struct request *req, const char *user_id, const char *devi
 	enum store_result r;
 	int ret = -1;
 
+	if (display_name && strlen(display_name) > DEVICE_DISPLAY_NAME_MAX) {
+		res_error(req, 400, "M_INVALID_PARAM", "initial_device_display_name is too long");
+		return -1;
+	}
 	if (!device_id) {
 		id_device_generate(generated);
 		device_id = generated;

@@ -81,7 +81,6 @@ static struct sync_filter *sync_filter_of(struct request *req)
 static int sync_params_of(struct request *req, struct sync_params *p, int64_t *timeout_ms)
 {
 	const char *since = req_query(req, "since");
-	const char *timeout = req_query(req, "timeout");
 	const char *full = req_query(req, "full_state");
 
 	memset(p, 0, sizeof(*p));
@@ -91,15 +90,22 @@ static int sync_params_of(struct request *req, struct sync_params *p, int64_t *t
 	p->user_agent = req->user_agent;
 	p->initial = since == NULL;
 	p->full_state = full && strcmp(full, "true") == 0;
+	p->use_state_after = req_query(req, "use_state_after") &&
+	                     strcmp(req_query(req, "use_state_after"), "true") == 0;
 	if (since && sync_token_parse(since, &p->since) != 0) {
 		res_error(req, 400, "M_INVALID_PARAM", "Invalid since token");
 		return -1;
 	}
-	*timeout_ms = timeout ? strtoll(timeout, NULL, 10) : 0;
-	if (*timeout_ms < 0)
-		*timeout_ms = 0;
-	if (*timeout_ms > SYNC_TIMEOUT_MAX_MS)
-		*timeout_ms = SYNC_TIMEOUT_MAX_MS;
+	if (req_query_int(req, "timeout", 0, SYNC_TIMEOUT_MAX_MS, 0, timeout_ms) != 0)
+		return -1;
+	/* A position beyond what was ever committed is a token this server
+	 * never issued. */
+	if (since && ((int64_t)p->since.events > store_stream_max(APP(req)->store) ||
+	              (int64_t)p->since.account_data >
+	                  store_account_data_stream_max(APP(req)->store))) {
+		res_error(req, 400, "M_INVALID_PARAM", "Unknown since token");
+		return -1;
+	}
 	return 0;
 }
 

@@ -87,14 +87,19 @@ static int rooms_build(struct sync_ctx *c, json_t *room_ad, struct sync_result *
 			if (watch_add(out, m->room_id) != 0)
 				goto out;
 			r = sync_room_joined(c, m, json_object_get(room_ad, m->room_id));
-		} else if (strcmp(m->membership, "invite") == 0) {
+		} else if (strcmp(m->membership, "invite") == 0 ||
+		           strcmp(m->membership, "knock") == 0) {
 			if (watch_add(out, m->room_id) != 0)
 				goto out;
 			if (changed)
-				r = sync_room_invited(c, m);
+				r = m->membership[0] == 'i' ? sync_room_invited(c, m) : sync_room_knocked(c, m);
 		} else if ((strcmp(m->membership, "leave") == 0 ||
 		            strcmp(m->membership, "ban") == 0) && changed &&
-		           (!c->p->initial || filter_include_leave(c->p->filter))) {
+		           (!c->p->initial || filter_include_leave(c->p->filter)) &&
+		           /* a forgotten room is gone from the leave section
+		            * (POST /rooms/{roomId}/forget, directory feature) */
+		           store_room_forgotten(c->app->store, c->p->user_id, m->room_id) !=
+		                   STORE_OK) {
 			r = sync_room_left(c, m);
 		}
 		if (r != 0)
@@ -128,6 +133,7 @@ int sync_build(struct app *app, const struct sync_params *p, struct sync_result 
 	c.join = json_object();
 	c.invite = json_object();
 	c.leave = json_object();
+	c.knock = json_object();
 	if (account_data_load(&c, global, room_ad) != 0 || rooms_build(&c, room_ad, out) != 0)
 		goto out;
 	if (!(presence = sync_presence_events(&c)))
@@ -145,19 +151,21 @@ int sync_build(struct app *app, const struct sync_params *p, struct sync_result 
 		goto out;
 	out->empty = !c.has_content && json_array_size(global) == 0 &&
 	             json_array_size(presence) == 0;
-	out->body = json_pack("{s:s,s:{s:o,s:o,s:o,s:{}},s:{s:O},s:{s:O},s:{s:[]},s:{s:[],s:[]}}",
+	out->body = json_pack("{s:s,s:{s:o,s:o,s:o,s:o},s:{s:O},s:{s:O},s:{s:[]},s:{s:[],s:[]}}",
 	                      "next_batch", token,
 	                      "rooms", "join", c.join, "invite", c.invite, "leave", c.leave, "knock",
+	                      c.knock,
 	                      "account_data", "events", global,
 	                      "presence", "events", presence,
 	                      "to_device", "events",
 	                      "device_lists", "changed", "left");
-	c.join = c.invite = c.leave = NULL;
+	c.join = c.invite = c.leave = c.knock = NULL;
 	ret = out->body ? 0 : -1;
 out:
 	json_decref(c.join);
 	json_decref(c.invite);
 	json_decref(c.leave);
+	json_decref(c.knock);
 	json_decref(global);
 	json_decref(presence);
 	json_decref(room_ad);

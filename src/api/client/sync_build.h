@@ -28,6 +28,7 @@ struct sync_params {
 	const struct sync_filter *filter;   /* never NULL: an empty filter at least */
 	bool initial;                        /* no since token */
 	bool full_state;
+	bool use_state_after;                /* state_after instead of state (v1.16) */
 	struct sync_token since;
 };
 

@@ -15,6 +15,7 @@
 #include "api/app.h"
 #include "api/client/handlers.h"
 #include "api/client/sync_internal.h"
+#include "events/events.h"
 #include "store/store.h"
 #include "sync/filter.h"
 #include "sync/typing.h"
@@ -38,6 +39,17 @@ int sync_ephemeral_positions(struct sync_ctx *c, struct sync_token *next)
 	return 0;
 }
 
+/* A typist who left the room since they started is not shown: the
+ * registry forgets them only at their timeout. */
+static bool still_joined(const struct sync_ctx *c, const char *room_id, const char *user)
+{
+	char *m = events_membership(c->app->events, room_id, user);
+	bool joined = m != NULL && strcmp(m, "join") == 0;
+
+	free(m);
+	return joined;
+}
+
 /* The room's m.typing event, or NULL when the client knows it already.
  * full: the client sees the room whole (initial sync, newly joined). */
 static int ephemeral_typing(const struct sync_ctx *c, const char *room_id, bool full,
@@ -57,7 +69,8 @@ static int ephemeral_typing(const struct sync_ctx *c, const char *room_id, bool 
 	if (full || changed > since || since > c->typing_pos) {
 		ids = json_array();
 		for (size_t i = 0; ids != NULL && i < n; i++)
-			json_array_append_new(ids, json_string(users[i]));
+			if (still_joined(c, room_id, users[i]))
+				json_array_append_new(ids, json_string(users[i]));
 		/* "user_ids ... REPLACE its knowledge of every user who is
 		 * currently typing" (Typing Notifications): an empty list too */
 		*out = ids ? json_pack("{s:s,s:{s:o}}", "type", "m.typing", "content", "user_ids",

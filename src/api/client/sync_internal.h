@@ -13,7 +13,7 @@ struct sync_ctx {
 	const struct sync_params *p;
 	int64_t now_pos;         /* events stream position this response covers */
 	int64_t now_ms;
-	json_t *join, *invite, *leave;
+	json_t *join, *invite, *leave, *knock;
 	bool has_content;
 	bool push_rules_sent;    /* m.push_rules was among the account data */
 	/* typing, receipts, presence: positions this response covers, read
@@ -28,6 +28,7 @@ json_t *sync_events_json(const struct sync_ctx *c, const struct store_event_list
 /* account_data: the room's account data events since the last sync, or NULL. */
 int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_t *account_data);
 int sync_room_invited(struct sync_ctx *c, const struct store_membership *m);
+int sync_room_knocked(struct sync_ctx *c, const struct store_membership *m);
 int sync_room_left(struct sync_ctx *c, const struct store_membership *m);
 /* sync_ephemeral.c: read the typing, receipts and presence positions into
  * c and next (0, or -1 on a store error); a joined room's ephemeral events

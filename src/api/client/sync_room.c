@@ -133,13 +133,47 @@ static int timeline_load(const struct sync_ctx *c, const char *room_id, int64_t 
 	return served_events_filter(c->app->store, &v, SERVED_SYNC, room_id, tl);
 }
 
+/* The room's state section into *state. Classic sync: the state before
+ * the timeline's first event (all of it when `full`, else only what changed
+ * in a gap the timeline skipped). use_state_after (sync.yaml, v1.16): the
+ * state at the end of the timeline, all of it or what changed since the
+ * token. */
+static int room_state_section(struct sync_ctx *c, const char *room_id, bool full, bool limited,
+                              const struct store_event_list *tl, struct store_event_list *state)
+{
+	struct store_event_list before = { 0 };
+	int64_t at;
+
+	if (c->p->use_state_after)
+		at = c->now_pos + 1;
+	else if (full || limited)
+		at = tl->n ? tl->items[0].stream : c->now_pos + 1;
+	else
+		return 0;   /* every change is in the timeline */
+	if (store_room_state(c->app->store, room_id, at, state) != STORE_OK)
+		return -1;
+	if (!full) {
+		if (store_room_state(c->app->store, room_id, (int64_t)c->p->since.events + 1,
+		                     &before) != STORE_OK)
+			return -1;
+		state_diff(state, &before);
+		store_event_list_clear(&before);
+	}
+	if (filter_lazy_load_members(c->p->filter))
+		state_lazy_members(c, state, tl);
+	return 0;
+}
+
 int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_t *account_data)
 {
 	const char *room_id = m->room_id;
-	bool full = c->p->initial || c->p->full_state || m->stream > (int64_t)c->p->since.events;
-	int64_t from = full ? 0 : (int64_t)c->p->since.events;
+	/* A room joined since the token is new to the client: from its start.
+	 * full_state resends the state but keeps the timeline incremental. */
+	bool fresh = c->p->initial || m->stream > (int64_t)c->p->since.events;
+	bool full = fresh || c->p->full_state;
+	int64_t from = fresh ? 0 : (int64_t)c->p->since.events;
 	int limit = filter_timeline_limit(c->p->filter);
-	struct store_event_list tl = { 0 }, state = { 0 }, before = { 0 };
+	struct store_event_list tl = { 0 }, state = { 0 };
 	bool limited;
 	int64_t start;
 	json_t *room, *ephemeral = NULL;
@@ -155,26 +189,15 @@ int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_
 		return 0;   /* nothing new in this room */
 	}
 	start = tl.n ? tl.items[0].stream : c->now_pos + 1;
-	if (full || limited) {
-		/* State before the timeline's first event; for an incremental
-		 * gap, only what changed since the last sync. */
-		if (store_room_state(c->app->store, room_id, tl.n ? start : 0, &state) != STORE_OK)
-			goto fail;
-		if (!full) {
-			if (store_room_state(c->app->store, room_id,
-			                     (int64_t)c->p->since.events + 1, &before) != STORE_OK)
-				goto fail;
-			state_diff(&state, &before);
-		}
-		if (filter_lazy_load_members(c->p->filter))
-			state_lazy_members(c, &state, &tl);
-	}
+	if (room_state_section(c, room_id, full, limited, &tl, &state) != 0)
+		goto fail;
 	snprintf(prev_batch, sizeof(prev_batch), "p%lld", (long long)(start > 0 ? start : 0));
 	room = json_pack("{s:{s:o,s:b,s:s},s:{s:o},s:{s:o},s:{s:o}}",
 	                 "timeline", "events",
 	                 sync_events_json(c, &tl, FILTER_PART_TIMELINE), "limited", limited,
 	                 "prev_batch", prev_batch,
-	                 "state", "events", sync_events_json(c, &state, FILTER_PART_STATE),
+	                 c->p->use_state_after ? "state_after" : "state", "events",
+	                 sync_events_json(c, &state, FILTER_PART_STATE),
 	                 "ephemeral", "events", ephemeral,
 	                 "account_data", "events", account_data ? json_incref(account_data)
 	                                                          : json_array());
@@ -185,18 +208,17 @@ int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_
 	c->has_content = true;
 	store_event_list_clear(&tl);
 	store_event_list_clear(&state);
-	store_event_list_clear(&before);
 	return 0;
 fail:
 	json_decref(ephemeral);
 	store_event_list_clear(&tl);
 	store_event_list_clear(&state);
-	store_event_list_clear(&before);
 	return -1;
 }
 
-/* The stripped state an invitee sees (client-server-api "Stripped state"). */
-int sync_room_invited(struct sync_ctx *c, const struct store_membership *m)
+/* The stripped state an invitee or knocker sees (client-server-api
+ * "Stripped state"), ending with their own membership event. */
+static json_t *stripped_state(struct sync_ctx *c, const struct store_membership *m)
 {
 	static const char *types[] = { "m.room.create", "m.room.join_rules", "m.room.name",
 	                               "m.room.avatar", "m.room.canonical_alias",
@@ -215,15 +237,32 @@ int sync_room_invited(struct sync_ctx *c, const struct store_membership *m)
 		}
 		store_event_clear(&se);
 	}
+	/* ... and the user's own membership event, stripped like the rest. */
 	memset(&se, 0, sizeof(se));
 	if (store_event_get(c->app->store, m->event_id, &se) == STORE_OK) {
-		json_t *ev = event_client_format(&se, c->p->user_id, c->p->device_id, c->now_ms);
+		json_t *ev = json_loads(se.json, 0, NULL);
 		if (ev)
-			json_array_append_new(events, ev);
+			json_array_append_new(events, json_pack("{s:s,s:s,s:O,s:s}", "type", se.type,
+			    "state_key", se.state_key ? se.state_key : "", "content",
+			    json_object_get(ev, "content"), "sender", se.sender));
+		json_decref(ev);
 	}
 	store_event_clear(&se);
+	return events;
+}
+
+int sync_room_invited(struct sync_ctx *c, const struct store_membership *m)
+{
 	json_object_set_new(c->invite, m->room_id,
-	                    json_pack("{s:{s:o}}", "invite_state", "events", events));
+	                    json_pack("{s:{s:o}}", "invite_state", "events", stripped_state(c, m)));
+	c->has_content = true;
+	return 0;
+}
+
+int sync_room_knocked(struct sync_ctx *c, const struct store_membership *m)
+{
+	json_object_set_new(c->knock, m->room_id,
+	                    json_pack("{s:{s:o}}", "knock_state", "events", stripped_state(c, m)));
 	c->has_content = true;
 	return 0;
 }

@@ -195,7 +195,28 @@ static const char *const sqlite_migrations[] = {
 	"CREATE INDEX presence_stream ON presence (stream);"
 	"INSERT INTO stream_counters (name, pos) VALUES ('receipts', 0), ('presence', 0);",
 
-	"SELECT 1;" /* 5: reserved for the room directory */,
+	/* 5: room directory (aliases) and forgotten rooms.
+	 * - room_aliases: local aliases only ("#local:our.server"), with who
+	 *   created one (deleting needs the creator or a room admin);
+	 *   room_aliases_room serves GET /rooms/{roomId}/aliases.
+	 * - forgotten_rooms: the membership event (by stream) a user forgot.
+	 *   A room is forgotten while that event is still the user's current
+	 *   membership, so a rejoin un-forgets it without a write.
+	 * - current_state_type lets the user directory find the rooms whose
+	 *   join rule or history visibility opens them, without a full scan. */
+	"CREATE TABLE room_aliases ("
+	"  alias TEXT NOT NULL PRIMARY KEY,"
+	"  room_id TEXT NOT NULL REFERENCES rooms (room_id),"
+	"  creator TEXT NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE INDEX room_aliases_room ON room_aliases (room_id, alias);"
+	"CREATE TABLE forgotten_rooms ("
+	"  user_id TEXT NOT NULL,"
+	"  room_id TEXT NOT NULL REFERENCES rooms (room_id),"
+	"  stream INTEGER NOT NULL REFERENCES events (stream),"
+	"  PRIMARY KEY (user_id, room_id)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX current_state_type ON current_state (type, state_key, room_id);",
 
 	/* 6: relations (edits, threads, references), one row per event whose
 	 * content has m.relates_to with a rel_type, written by the persist job.
@@ -218,6 +239,15 @@ static const char *const sqlite_migrations[] = {
 	");"
 	"CREATE INDEX event_relations_parent ON event_relations (relates_to, rel_type, stream);"
 	"CREATE INDEX event_relations_room ON event_relations (room_id, rel_type, relates_to, stream);",
+
+	/* 7: server-side search. An FTS5 table whose rowid is the event's
+	 * stream, holding the searched text and which key it came from
+	 * (store.h enum store_search_key, UNINDEXED: filtered, never matched).
+	 * The text is kept in the table (not contentless) so that a
+	 * redaction can delete its row by rowid alone. unicode61 with
+	 * remove_diacritics 2 folds case and accents ("cafe" finds "café"). */
+	"CREATE VIRTUAL TABLE event_search USING fts5("
+	"  text, key UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');",
 };
 
 const int sqlite_migration_count =
@@ -229,6 +259,7 @@ const char *sqlite_migration_sql(int version)
 		return NULL;
 	return sqlite_migrations[version - 1];
 }
+
 
 /* The highest applied version (0 for a new database), or -1. */
 static int sqlite_migration_current(sqlite3 *db)

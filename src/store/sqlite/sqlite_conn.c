@@ -278,6 +278,89 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 		"AND m1.membership = 'join' AND m2.membership = 'join')) ORDER BY p.stream",
 	[SQ_PRESENCE_MAX] = "SELECT pos FROM stream_counters WHERE name = 'presence'",
 
+	/* ---- room directory (sqlite_directory.c) ---- */
+	[SQ_ALIAS_INSERT] = "INSERT INTO room_aliases (alias, room_id, creator) VALUES (?1, ?2, ?3)",
+	[SQ_ALIAS_GET] = "SELECT room_id, creator FROM room_aliases WHERE alias = ?1",
+	[SQ_ALIAS_DELETE] = "DELETE FROM room_aliases WHERE alias = ?1",
+	[SQ_ROOM_ALIASES] =
+		"SELECT alias FROM room_aliases WHERE room_id = ?1 ORDER BY alias LIMIT ?2",
+	[SQ_MEMBERSHIP_CURRENT] =
+		"SELECT m.membership, m.stream FROM current_state AS c "
+		"JOIN memberships AS m ON m.stream = c.stream "
+		"WHERE c.room_id = ?1 AND c.type = 'm.room.member' AND c.state_key = ?2",
+	[SQ_FORGET_UPSERT] =
+		"INSERT INTO forgotten_rooms (user_id, room_id, stream) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT (user_id, room_id) DO UPDATE SET stream = excluded.stream",
+	/* forgotten only while the membership forgotten is still the current one */
+	[SQ_FORGOTTEN_GET] =
+		"SELECT 1 FROM forgotten_rooms AS f JOIN current_state AS c "
+		"ON c.room_id = f.room_id AND c.type = 'm.room.member' AND c.state_key = f.user_id "
+		"WHERE f.user_id = ?1 AND f.room_id = ?2 AND c.stream = f.stream",
+	[SQ_ROOM_JOINED_COUNT] =
+		"SELECT COUNT(*) FROM current_state AS c JOIN memberships AS m ON m.stream = c.stream "
+		"WHERE c.room_id = ?1 AND c.type = 'm.room.member' AND m.membership = 'join'",
+	[SQ_ROOMS_PUBLISHED_COUNT] = "SELECT COUNT(*) FROM rooms WHERE published = 1",
+	[SQ_ROOMS_PUBLISHED_BEFORE] =
+		"SELECT room_id FROM rooms WHERE published = 1 AND room_id < ?1 "
+		"ORDER BY room_id DESC LIMIT ?2",
+	/* Who the searcher may see (users.yaml): members joined to a room the
+	 * searcher is joined to, or to a room that is public or world_readable.
+	 * instr(), not LIKE: a term's % and _ are not wildcards. */
+	[SQ_USER_DIRECTORY_SEARCH] =
+		"WITH joined AS ("
+		"  SELECT c.room_id, c.state_key AS user_id FROM current_state AS c "
+		"  JOIN memberships AS m ON m.stream = c.stream "
+		"  WHERE c.type = 'm.room.member' AND m.membership = 'join'), "
+		"open_rooms AS ("
+		"  SELECT c.room_id FROM current_state AS c JOIN events AS e ON e.stream = c.stream "
+		"  WHERE (c.type = 'm.room.join_rules' AND c.state_key = '' "
+		"         AND CASE WHEN json_valid(e.json) THEN "
+		"             json_extract(e.json, '$.content.join_rule') END = 'public') "
+		"     OR (c.type = 'm.room.history_visibility' AND c.state_key = '' "
+		"         AND CASE WHEN json_valid(e.json) THEN "
+		"             json_extract(e.json, '$.content.history_visibility') END "
+		"             = 'world_readable')), "
+		"visible AS ("
+		"  SELECT user_id FROM joined WHERE room_id IN ("
+		"    SELECT room_id FROM joined WHERE user_id = ?1 UNION SELECT room_id FROM open_rooms)) "
+		"SELECT u.user_id, u.displayname, u.avatar_url FROM users AS u "
+		"WHERE u.user_id IN visible AND u.deactivated = 0 "
+		"AND (instr(lower(u.user_id), lower(?2)) > 0 "
+		"     OR instr(lower(COALESCE(u.displayname, '')), lower(?2)) > 0) "
+		"AND NOT EXISTS (SELECT 1 FROM account_data AS a WHERE a.user_id = u.user_id "
+		"  AND a.room_id = '' AND a.type = 'im.vector.hide_profile' "
+		"  AND CASE WHEN json_valid(a.json) THEN json_extract(a.json, '$.hide_profile') "
+		"      END IS 1) "
+		"ORDER BY u.user_id LIMIT ?3",
+
+	/* ---- server-side search (sqlite_search.c) ---- */
+	/* never in a room that is encrypted now: the check runs in the
+	 * persist job, after the state of earlier events of the batch */
+	[SQ_SEARCH_INDEX] =
+		"INSERT INTO event_search (rowid, text, key) SELECT ?1, ?2, ?3 "
+		"WHERE NOT EXISTS (SELECT 1 FROM current_state WHERE room_id = ?4 "
+		"AND type = 'm.room.encryption' AND state_key = '')",
+	[SQ_SEARCH_UNINDEX] =
+		"DELETE FROM event_search WHERE rowid = "
+		"(SELECT stream FROM events WHERE event_id = ?1 AND room_id = ?2)",
+	/* ?1 the FTS5 expression (built from quoted words only), ?2 a JSON
+	 * array of room IDs, ?3 the key mask, ?4 the stream bound. bm25() is
+	 * lower for better matches. */
+	[SQ_SEARCH_BY_RANK] =
+		"SELECT " EVENT_COLS_E ", bm25(event_search) FROM event_search "
+		"JOIN events AS e ON e.stream = event_search.rowid "
+		"WHERE event_search MATCH ?1 AND (event_search.key & ?3) <> 0 "
+		"AND event_search.rowid < ?4 AND e.redacted_by IS NULL "
+		"AND e.room_id IN (SELECT value FROM json_each(?2)) "
+		"ORDER BY bm25(event_search), event_search.rowid DESC LIMIT ?5 OFFSET ?6",
+	[SQ_SEARCH_BY_RECENT] =
+		"SELECT " EVENT_COLS_E ", bm25(event_search) FROM event_search "
+		"JOIN events AS e ON e.stream = event_search.rowid "
+		"WHERE event_search MATCH ?1 AND (event_search.key & ?3) <> 0 "
+		"AND event_search.rowid < ?4 AND e.redacted_by IS NULL "
+		"AND e.room_id IN (SELECT value FROM json_each(?2)) "
+		"ORDER BY event_search.rowid DESC LIMIT ?5 OFFSET ?6",
+
 	/* ---- relations (sqlite_relations.c) ---- */
 	[SQ_RELATION_INSERT] =
 		"INSERT INTO event_relations (event_id, relates_to, rel_type, room_id, sender, type, "

@@ -139,6 +139,11 @@ static enum store_result sqlite_event_effects(struct sqlite_conn *w,
 	}
 	if (r == STORE_OK && e->rel_type != NULL)   /* relations feature */
 		r = sqlite_relation_insert(w, e, stream);
+	/* search feature: index the event; a redaction unindexes its target */
+	if (r == STORE_OK && e->search_text != NULL)
+		r = sqlite_search_index(w, e, stream);
+	if (r == STORE_OK && e->redacts != NULL)
+		r = sqlite_search_unindex(w, e->redacts, e->room_id);
 	return r;
 }
 

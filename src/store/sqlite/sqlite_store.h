@@ -107,6 +107,19 @@ enum sqlite_stmt_id {
 	SQ_ACCOUNT_DATA_SINCE,
 	SQ_ACCOUNT_DATA_MAX,
 
+	/* room directory: aliases, forgotten rooms, user directory (sqlite_directory.c) */
+	SQ_ALIAS_INSERT,
+	SQ_ALIAS_GET,
+	SQ_ALIAS_DELETE,
+	SQ_ROOM_ALIASES,
+	SQ_MEMBERSHIP_CURRENT,
+	SQ_FORGET_UPSERT,
+	SQ_FORGOTTEN_GET,
+	SQ_ROOM_JOINED_COUNT,
+	SQ_ROOMS_PUBLISHED_COUNT,
+	SQ_ROOMS_PUBLISHED_BEFORE,
+	SQ_USER_DIRECTORY_SEARCH,
+
 	/* receipts and presence (sqlite_receipts.c) */
 	SQ_RECEIPT_EVENT_STREAM,
 	SQ_RECEIPTS_NEXT,
@@ -118,6 +131,12 @@ enum sqlite_stmt_id {
 	SQ_PRESENCE_GET,
 	SQ_PRESENCE_VISIBLE,
 	SQ_PRESENCE_MAX,
+
+	/* server-side search (sqlite_search.c) */
+	SQ_SEARCH_INDEX,
+	SQ_SEARCH_UNINDEX,
+	SQ_SEARCH_BY_RANK,
+	SQ_SEARCH_BY_RECENT,
 
 	/* relations: edits, threads, references (sqlite_relations.c) */
 	SQ_RELATION_INSERT,
@@ -346,6 +365,25 @@ enum store_result sqlite_presence_visible(void *h, const char *viewer_id, int64_
                                           int64_t to, struct store_presence_list *out);
 enum store_result sqlite_presence_stream_max(void *h, int64_t *out);
 
+/* ---- room directory (sqlite_directory.c) ------------------------------ */
+
+enum store_result sqlite_alias_create(void *h, const char *alias, const char *room_id,
+                                      const char *creator);
+enum store_result sqlite_alias_get(void *h, const char *alias, char **room_id_out,
+                                   char **creator_out);
+enum store_result sqlite_alias_delete(void *h, const char *alias);
+enum store_result sqlite_room_aliases(void *h, const char *room_id, size_t limit,
+                                      char ***aliases_out, size_t *n_out);
+enum store_result sqlite_room_forget(void *h, const char *user_id, const char *room_id);
+enum store_result sqlite_room_forgotten(void *h, const char *user_id, const char *room_id);
+enum store_result sqlite_room_joined_count(void *h, const char *room_id, int64_t *out);
+enum store_result sqlite_rooms_published_count(void *h, int64_t *out);
+enum store_result sqlite_rooms_published_before(void *h, const char *before, size_t limit,
+                                                char ***room_ids_out, size_t *n_out);
+enum store_result sqlite_user_directory_search(void *h, const char *searcher,
+                                               const char *term, size_t limit,
+                                               struct store_user_hit_list *out);
+
 /* ---- relations (sqlite_relations.c) ----------------------------------- */
 
 /* Inside the persist job: record e's relation (e->rel_type set). */
@@ -366,5 +404,17 @@ enum store_result sqlite_room_threads(void *h, const char *room_id, const char *
  * to STORE_STATE_MAX entries. 0, or -1 (e cleared; list unchanged). */
 int sqlite_event_load(sqlite3_stmt *stmt, struct store_event *e);
 int sqlite_list_reserve(void **items, size_t size, size_t n, size_t *cap);
+
+/* ---- server-side search (sqlite_search.c) ----------------------------- */
+
+/* Inside the persist job: index e (stream is its position) if it carries
+ * search_text and its room is not encrypted; and remove the target of a
+ * redaction from the index. */
+enum store_result sqlite_search_index(struct sqlite_conn *w, const struct store_event_new *e,
+                                      int64_t stream);
+enum store_result sqlite_search_unindex(struct sqlite_conn *w, const char *redacts,
+                                        const char *room_id);
+enum store_result sqlite_events_search(void *h, const struct store_search_query *q,
+                                       struct store_search_hit_list *out);
 
 #endif
