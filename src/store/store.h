@@ -483,6 +483,78 @@ enum store_result store_user_directory_search(struct store *st, const char *sear
                                               const char *term, size_t limit,
                                               struct store_user_hit_list *out);
 
+/* ---- room directory: aliases, forgotten rooms, user directory --------- */
+/* (directory feature: store_directory.c, sqlite/sqlite_directory.c)
+ * "The length of a room alias, including the # sigil and the domain, MUST
+ * NOT exceed 255 bytes" (spec, Appendices, Room Aliases). The store checks
+ * the sigil and the length; the grammar is the API's job. */
+#define STORE_ALIAS_MAX          255
+#define STORE_SEARCH_TERM_MAX    256    /* bytes of a user directory search term */
+#define STORE_USER_SEARCH_MAX    100    /* results of one user directory search */
+
+/* Map alias -> room_id, remembering who created it. STORE_CONFLICT if the
+ * alias is taken, STORE_NOT_FOUND if the room is unknown. */
+enum store_result store_alias_create(struct store *st, const char *alias,
+                                     const char *room_id, const char *creator);
+/* The room of an alias (*room_id_out malloc'd) and, if creator_out is not
+ * NULL, who created it (malloc'd). STORE_NOT_FOUND if unknown. */
+enum store_result store_alias_get(struct store *st, const char *alias,
+                                  char **room_id_out, char **creator_out);
+/* STORE_NOT_FOUND if the alias does not exist. */
+enum store_result store_alias_delete(struct store *st, const char *alias);
+/* The aliases of a room in byte order, at most limit (lowered to
+ * STORE_LIST_LIMIT_MAX); free with store_room_ids_free. */
+enum store_result store_room_aliases(struct store *st, const char *room_id, size_t limit,
+                                     char ***aliases_out, size_t *n_out);
+
+/* Forget a room (POST /rooms/{roomId}/forget): remember the user's current
+ * membership event as forgotten. A later membership change (a rejoin)
+ * makes the room remembered again without any write. STORE_NOT_FOUND if
+ * the user never had a membership in the room; STORE_CONFLICT if the user
+ * is joined ("If the user is currently joined to the room, they must leave
+ * the room before calling this API", Client-Server API, Leaving rooms). */
+enum store_result store_room_forget(struct store *st, const char *user_id,
+                                    const char *room_id);
+/* STORE_OK if the user forgot the room and their membership has not
+ * changed since; STORE_NOT_FOUND otherwise. */
+enum store_result store_room_forgotten(struct store *st, const char *user_id,
+                                       const char *room_id);
+
+/* Members joined now. */
+enum store_result store_room_joined_count(struct store *st, const char *room_id,
+                                          int64_t *count_out);
+/* How many rooms are in the public directory. */
+enum store_result store_rooms_published_count(struct store *st, int64_t *count_out);
+/* Published rooms before `before` (room ID order), nearest first (i.e.
+ * descending), at most limit: backwards pagination of the directory. */
+enum store_result store_rooms_published_before(struct store *st, const char *before,
+                                               size_t limit, char ***room_ids_out,
+                                               size_t *n_out);
+
+/* User directory search (POST /user_directory/search). Candidates are the
+ * active local users the searcher may see: joined to a room the searcher
+ * is joined to, or joined to a room whose join rule is public or whose
+ * history is world_readable (spec, users.yaml); users whose global account
+ * data im.vector.hide_profile says {"hide_profile": true} are left out.
+ * A candidate matches when term occurs, ASCII case-insensitively, in the
+ * user ID or the display name. term must be 1..STORE_SEARCH_TERM_MAX bytes;
+ * at most limit results (1..STORE_USER_SEARCH_MAX), ordered by user ID;
+ * *limited tells that more matched. */
+struct store_user_hit {
+	char *user_id;
+	char *displayname;       /* NULL if unset */
+	char *avatar_url;        /* NULL if unset */
+};
+struct store_user_hit_list {
+	struct store_user_hit *items;
+	size_t n;
+	bool limited;
+};
+void store_user_hit_list_clear(struct store_user_hit_list *l);
+enum store_result store_user_directory_search(struct store *st, const char *searcher,
+                                              const char *term, size_t limit,
+                                              struct store_user_hit_list *out);
+
 /* ---- receipts and presence (typing, receipts, read markers, presence) -- */
 /*
  * Receipts (client-server-api "Receipts"): "Each user_id, receipt_type,
