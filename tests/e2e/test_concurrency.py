@@ -133,3 +133,51 @@ def test_concurrent_retransmissions_one_event(server):
     history, _ = paginate(alice, room, "b", limit=100)
     raced = [e["event_id"] for e in history if e.get("content", {}).get("body") == "raced"]
     assert raced == list(ids), raced
+
+
+def test_membership_churn_while_talking(server):
+    """Twenty users join and leave a room ten times each, all at once, while
+    its creator keeps sending. Room state must end consistent: each user's
+    m.room.member is the last thing they did, joined_members lists exactly
+    the joined ones, and every message sent is in the history once."""
+    alice = MatrixUser(server)
+    room = alice.create_room(preset="public_chat")
+    with ThreadPoolExecutor(10) as pool:
+        users = list(pool.map(lambda _: MatrixUser(server), range(20)))
+    go = threading.Barrier(21)
+    errors = []
+
+    def churn(i):
+        go.wait(timeout=60)
+        u = users[i]
+        rounds = 10 + (i % 2)  # odd users end joined, even users end left
+        for n in range(rounds):
+            action = "join" if n % 2 == 0 else "leave"
+            r = u.membership(room, action)
+            if r.status != 200:
+                errors.append(f"{u.user_id} {action} #{n}: {r!r}")
+
+    def talk():
+        go.wait(timeout=60)
+        return [alice.send(room, f"churn {n}") for n in range(100)]
+
+    with ThreadPoolExecutor(21) as pool:
+        churners = [pool.submit(churn, i) for i in range(20)]
+        talker = pool.submit(talk)
+        for f in churners:
+            f.result()
+        sent = talker.result()
+    assert not errors, errors[:5]
+
+    want_joined = {alice.user_id} | {u.user_id for i, u in enumerate(users) if i % 2}
+    r = alice.call("GET", f"rooms/{room_path(room)}/joined_members")
+    assert r.status == 200 and set(r.json["joined"]) == want_joined, r
+    for i, u in enumerate(users):
+        m = alice.call("GET", f"rooms/{room_path(room)}/state/m.room.member/"
+                       f"{room_path(u.user_id)}")
+        assert m.json["membership"] == ("join" if i % 2 else "leave"), (u.user_id, m)
+    history, _ = paginate(alice, room, "b", limit=200)
+    got = [e["event_id"] for e in history if e["type"] == "m.room.message"]
+    assert sorted(got) == sorted(sent), f"{len(got)} of {len(sent)} messages in history"
+    members = [e for e in history if e["type"] == "m.room.member" and e["sender"] != alice.user_id]
+    assert len(members) == sum(10 + (i % 2) for i in range(20)), len(members)
