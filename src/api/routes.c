@@ -116,25 +116,6 @@ const struct route api_routes[] = {
 	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/read_markers", api_room_read_markers, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_GET, "/presence/{userId}/status", api_presence_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_PROFILE),
 	ROW(PFX_CLIENT, HTTP_PUT, "/presence/{userId}/status", api_presence_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-
-	/* room directory: aliases, published rooms, user directory, forget */
-	ROW(PFX_CLIENT, HTTP_PUT, "/directory/room/{roomAlias}", api_directory_alias_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_GET, "/directory/room/{roomAlias}", api_directory_alias_get, AUTH_OPTIONAL, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_DELETE, "/directory/room/{roomAlias}", api_directory_alias_delete, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/aliases", api_room_aliases, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_GET, "/directory/list/room/{roomId}", api_directory_visibility_get, AUTH_OPTIONAL, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_PUT, "/directory/list/room/{roomId}", api_directory_visibility_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_GET, "/publicRooms", api_public_rooms_get, AUTH_OPTIONAL, RL_CLIENT, LEDGER_PUBLIC_ROOMS),
-	ROW(PFX_CLIENT, HTTP_POST, "/publicRooms", api_public_rooms_post, AUTH_REQUIRED, RL_CLIENT, LEDGER_PUBLIC_ROOMS),
-	ROW(PFX_CLIENT, HTTP_POST, "/user_directory/search", api_user_directory_search, AUTH_REQUIRED, RL_CLIENT, LEDGER_DIRECTORY),
-	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/forget", api_room_forget, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-
-	/* typing, receipts, read markers, presence */
-	ROW(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/typing/{userId}", api_room_typing, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/receipt/{receiptType}/{eventId}", api_room_receipt, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/read_markers", api_room_read_markers, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_GET, "/presence/{userId}/status", api_presence_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_PROFILE),
-	ROW(PFX_CLIENT, HTTP_PUT, "/presence/{userId}/status", api_presence_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 };
 
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -55,7 +55,6 @@ enum route_ledger {
 	LEDGER_MEMBERS,
 	LEDGER_MESSAGES,
 	LEDGER_PUBLIC_ROOMS,     /* the published room directory (directory feature) */
-	LEDGER_PUBLIC_ROOMS,     /* the published room directory (directory feature) */
 };
 
 typedef void (*route_handler)(struct request *req);

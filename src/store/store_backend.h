@@ -144,26 +144,6 @@ struct store_backend {
 	                                           const char *term, size_t limit,
 	                                           struct store_user_hit_list *out);
 
-	/* room directory: aliases, forgotten rooms, user directory (front:
-	 * store_directory.c); limits within STORE_LIST_LIMIT_MAX and
-	 * STORE_USER_SEARCH_MAX */
-	enum store_result (*alias_create)(void *h, const char *alias, const char *room_id,
-	                                  const char *creator);
-	enum store_result (*alias_get)(void *h, const char *alias, char **room_id_out,
-	                               char **creator_out);
-	enum store_result (*alias_delete)(void *h, const char *alias);
-	enum store_result (*room_aliases)(void *h, const char *room_id, size_t limit,
-	                                  char ***aliases_out, size_t *n_out);
-	enum store_result (*room_forget)(void *h, const char *user_id, const char *room_id);
-	enum store_result (*room_forgotten)(void *h, const char *user_id, const char *room_id);
-	enum store_result (*room_joined_count)(void *h, const char *room_id, int64_t *out);
-	enum store_result (*rooms_published_count)(void *h, int64_t *out);
-	enum store_result (*rooms_published_before)(void *h, const char *before, size_t limit,
-	                                            char ***room_ids_out, size_t *n_out);
-	enum store_result (*user_directory_search)(void *h, const char *searcher,
-	                                           const char *term, size_t limit,
-	                                           struct store_user_hit_list *out);
-
 	/* receipts and presence (store_receipts.c): *stream_out 0 when a
 	 * receipt put changed nothing; since/to as store.h says */
 	enum store_result (*receipt_put)(void *h, const struct store_receipt_new *r,

@@ -113,30 +113,6 @@ void api_presence_put(struct request *req);
 struct store_presence;
 json_t *presence_content(const struct store_presence *p, int64_t now_ms);
 
-/* directory_alias.c, directory_rooms.c, directory_users.c: room aliases, the
- * published room directory, the user directory, forgetting rooms */
-void api_directory_alias_put(struct request *req);
-void api_directory_alias_get(struct request *req);
-void api_directory_alias_delete(struct request *req);
-void api_room_aliases(struct request *req);
-void api_directory_visibility_get(struct request *req);
-void api_directory_visibility_put(struct request *req);
-void api_public_rooms_get(struct request *req);
-void api_public_rooms_post(struct request *req);
-void api_user_directory_search(struct request *req);
-void api_room_forget(struct request *req);
-
-/* rooms_typing.c, rooms_receipts.c, presence.c: typing, receipts, read
- * markers, presence; presence_content is the m.presence content of a
- * stored presence (last_active_ago from now_ms), for /sync too */
-void api_room_typing(struct request *req);
-void api_room_receipt(struct request *req);
-void api_room_read_markers(struct request *req);
-void api_presence_get(struct request *req);
-void api_presence_put(struct request *req);
-struct store_presence;
-json_t *presence_content(const struct store_presence *p, int64_t now_ms);
-
 /* session.c: a new login session (device + tokens) for user_id, written
  * into out as the spec's login/register response fields (user_id,
  * access_token, device_id, refresh_token, expires_in_ms). device_id NULL

@@ -204,49 +204,6 @@ static char *create_alias_reserve(struct request *req, json_t *body)
 	return NULL;
 }
 
-/* "#room_alias_name:our.server" if the name is acceptable and the alias
- * is free; NULL with the response set otherwise. The caller holds the
- * alias lock until the alias is mapped, so "free" stays true. */
-static char *create_alias_reserve(struct request *req, json_t *body)
-{
-	struct app *app = APP(req);
-	json_t *v = json_object_get(body, "room_alias_name");
-	const char *name = json_string_value(v);
-	size_t len = json_string_length(v);
-	char *alias = NULL, *taken_by = NULL;
-	enum store_result r;
-
-	/* "The desired room alias local part" (create_room.yaml): no ':', no
-	 * NUL, which would cut the name short, and no whitespace. */
-	if (!name || strlen(name) != len || !directory_alias_localpart_ok(name, len) ||
-	    len + strlen(app->cfg->server_name) + 2 > ID_MAX_LEN) {
-		res_error(req, 400, "M_INVALID_PARAM", "Invalid characters in room alias");
-		return NULL;
-	}
-	alias = malloc(len + strlen(app->cfg->server_name) + 3);
-	if (!alias) {
-		res_error(req, 500, "M_UNKNOWN", "Out of memory");
-		return NULL;
-	}
-	strcpy(alias, "#");
-	strcat(alias, name);
-	strcat(alias, ":");
-	strcat(alias, app->cfg->server_name);
-	r = directory_alias_valid(alias) ? store_alias_get(app->store, alias, &taken_by, NULL)
-	                                 : STORE_ERROR;
-	free(taken_by);
-	if (r == STORE_NOT_FOUND)
-		return alias;
-	if (r == STORE_OK)
-		/* "The room alias specified is already taken (errcode set to
-		 * M_ROOM_IN_USE)" (create_room.yaml, 400 response) */
-		res_error(req, 400, "M_ROOM_IN_USE", "Room alias %s already taken", alias);
-	else
-		res_error(req, 500, "M_UNKNOWN", "Could not read the room directory");
-	free(alias);
-	return NULL;
-}
-
 void api_create_room(struct request *req)
 {
 	struct app *app = APP(req);

@@ -218,29 +218,6 @@ static const char *const sqlite_migrations[] = {
 	") WITHOUT ROWID;"
 	"CREATE INDEX current_state_type ON current_state (type, state_key, room_id);",
 
-	/* 5: room directory (aliases) and forgotten rooms.
-	 * - room_aliases: local aliases only ("#local:our.server"), with who
-	 *   created one (deleting needs the creator or a room admin);
-	 *   room_aliases_room serves GET /rooms/{roomId}/aliases.
-	 * - forgotten_rooms: the membership event (by stream) a user forgot.
-	 *   A room is forgotten while that event is still the user's current
-	 *   membership, so a rejoin un-forgets it without a write.
-	 * - current_state_type lets the user directory find the rooms whose
-	 *   join rule or history visibility opens them, without a full scan. */
-	"CREATE TABLE room_aliases ("
-	"  alias TEXT NOT NULL PRIMARY KEY,"
-	"  room_id TEXT NOT NULL REFERENCES rooms (room_id),"
-	"  creator TEXT NOT NULL"
-	") WITHOUT ROWID;"
-	"CREATE INDEX room_aliases_room ON room_aliases (room_id, alias);"
-	"CREATE TABLE forgotten_rooms ("
-	"  user_id TEXT NOT NULL,"
-	"  room_id TEXT NOT NULL REFERENCES rooms (room_id),"
-	"  stream INTEGER NOT NULL REFERENCES events (stream),"
-	"  PRIMARY KEY (user_id, room_id)"
-	") WITHOUT ROWID;"
-	"CREATE INDEX current_state_type ON current_state (type, state_key, room_id);",
-
 	/* 6: relations (edits, threads, references), one row per event whose
 	 * content has m.relates_to with a rel_type, written by the persist job.
 	 * Keyed by the child's stream (its events row); the parent is NOT a

@@ -238,18 +238,6 @@ const struct store_backend store_backend_sqlite = {
 	.rooms_published_before = sqlite_rooms_published_before,
 	.user_directory_search = sqlite_user_directory_search,
 
-	/* room directory */
-	.alias_create = sqlite_alias_create,
-	.alias_get = sqlite_alias_get,
-	.alias_delete = sqlite_alias_delete,
-	.room_aliases = sqlite_room_aliases,
-	.room_forget = sqlite_room_forget,
-	.room_forgotten = sqlite_room_forgotten,
-	.room_joined_count = sqlite_room_joined_count,
-	.rooms_published_count = sqlite_rooms_published_count,
-	.rooms_published_before = sqlite_rooms_published_before,
-	.user_directory_search = sqlite_user_directory_search,
-
 	/* receipts and presence */
 	.receipt_put = sqlite_receipt_put,
 	.room_receipts = sqlite_room_receipts,

@@ -236,61 +236,6 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 		"WHERE user_id = ?1 AND stream > ?2 ORDER BY stream",
 	[SQ_ACCOUNT_DATA_MAX] = "SELECT pos FROM stream_counters WHERE name = 'account_data'",
 
-	/* ---- room directory (sqlite_directory.c) ---- */
-	[SQ_ALIAS_INSERT] = "INSERT INTO room_aliases (alias, room_id, creator) VALUES (?1, ?2, ?3)",
-	[SQ_ALIAS_GET] = "SELECT room_id, creator FROM room_aliases WHERE alias = ?1",
-	[SQ_ALIAS_DELETE] = "DELETE FROM room_aliases WHERE alias = ?1",
-	[SQ_ROOM_ALIASES] =
-		"SELECT alias FROM room_aliases WHERE room_id = ?1 ORDER BY alias LIMIT ?2",
-	[SQ_MEMBERSHIP_CURRENT] =
-		"SELECT m.membership, m.stream FROM current_state AS c "
-		"JOIN memberships AS m ON m.stream = c.stream "
-		"WHERE c.room_id = ?1 AND c.type = 'm.room.member' AND c.state_key = ?2",
-	[SQ_FORGET_UPSERT] =
-		"INSERT INTO forgotten_rooms (user_id, room_id, stream) VALUES (?1, ?2, ?3) "
-		"ON CONFLICT (user_id, room_id) DO UPDATE SET stream = excluded.stream",
-	/* forgotten only while the membership forgotten is still the current one */
-	[SQ_FORGOTTEN_GET] =
-		"SELECT 1 FROM forgotten_rooms AS f JOIN current_state AS c "
-		"ON c.room_id = f.room_id AND c.type = 'm.room.member' AND c.state_key = f.user_id "
-		"WHERE f.user_id = ?1 AND f.room_id = ?2 AND c.stream = f.stream",
-	[SQ_ROOM_JOINED_COUNT] =
-		"SELECT COUNT(*) FROM current_state AS c JOIN memberships AS m ON m.stream = c.stream "
-		"WHERE c.room_id = ?1 AND c.type = 'm.room.member' AND m.membership = 'join'",
-	[SQ_ROOMS_PUBLISHED_COUNT] = "SELECT COUNT(*) FROM rooms WHERE published = 1",
-	[SQ_ROOMS_PUBLISHED_BEFORE] =
-		"SELECT room_id FROM rooms WHERE published = 1 AND room_id < ?1 "
-		"ORDER BY room_id DESC LIMIT ?2",
-	/* Who the searcher may see (users.yaml): members joined to a room the
-	 * searcher is joined to, or to a room that is public or world_readable.
-	 * instr(), not LIKE: a term's % and _ are not wildcards. */
-	[SQ_USER_DIRECTORY_SEARCH] =
-		"WITH joined AS ("
-		"  SELECT c.room_id, c.state_key AS user_id FROM current_state AS c "
-		"  JOIN memberships AS m ON m.stream = c.stream "
-		"  WHERE c.type = 'm.room.member' AND m.membership = 'join'), "
-		"open_rooms AS ("
-		"  SELECT c.room_id FROM current_state AS c JOIN events AS e ON e.stream = c.stream "
-		"  WHERE (c.type = 'm.room.join_rules' AND c.state_key = '' "
-		"         AND CASE WHEN json_valid(e.json) THEN "
-		"             json_extract(e.json, '$.content.join_rule') END = 'public') "
-		"     OR (c.type = 'm.room.history_visibility' AND c.state_key = '' "
-		"         AND CASE WHEN json_valid(e.json) THEN "
-		"             json_extract(e.json, '$.content.history_visibility') END "
-		"             = 'world_readable')), "
-		"visible AS ("
-		"  SELECT user_id FROM joined WHERE room_id IN ("
-		"    SELECT room_id FROM joined WHERE user_id = ?1 UNION SELECT room_id FROM open_rooms)) "
-		"SELECT u.user_id, u.displayname, u.avatar_url FROM users AS u "
-		"WHERE u.user_id IN visible AND u.deactivated = 0 "
-		"AND (instr(lower(u.user_id), lower(?2)) > 0 "
-		"     OR instr(lower(COALESCE(u.displayname, '')), lower(?2)) > 0) "
-		"AND NOT EXISTS (SELECT 1 FROM account_data AS a WHERE a.user_id = u.user_id "
-		"  AND a.room_id = '' AND a.type = 'im.vector.hide_profile' "
-		"  AND CASE WHEN json_valid(a.json) THEN json_extract(a.json, '$.hide_profile') "
-		"      END IS 1) "
-		"ORDER BY u.user_id LIMIT ?3",
-
 	/* ---- receipts and presence ---- */
 	[SQ_RECEIPT_EVENT_STREAM] =
 		"SELECT event_stream FROM receipts WHERE room_id = ?1 AND receipt_type = ?2 "

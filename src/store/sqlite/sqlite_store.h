@@ -120,19 +120,6 @@ enum sqlite_stmt_id {
 	SQ_ROOMS_PUBLISHED_BEFORE,
 	SQ_USER_DIRECTORY_SEARCH,
 
-	/* room directory: aliases, forgotten rooms, user directory (sqlite_directory.c) */
-	SQ_ALIAS_INSERT,
-	SQ_ALIAS_GET,
-	SQ_ALIAS_DELETE,
-	SQ_ROOM_ALIASES,
-	SQ_MEMBERSHIP_CURRENT,
-	SQ_FORGET_UPSERT,
-	SQ_FORGOTTEN_GET,
-	SQ_ROOM_JOINED_COUNT,
-	SQ_ROOMS_PUBLISHED_COUNT,
-	SQ_ROOMS_PUBLISHED_BEFORE,
-	SQ_USER_DIRECTORY_SEARCH,
-
 	/* receipts and presence (sqlite_receipts.c) */
 	SQ_RECEIPT_EVENT_STREAM,
 	SQ_RECEIPTS_NEXT,
@@ -360,25 +347,6 @@ enum store_result sqlite_account_data_get(void *h, const char *user_id, const ch
 enum store_result sqlite_account_data_since(void *h, const char *user_id, int64_t since,
                                             struct store_account_data_list *out);
 enum store_result sqlite_account_data_stream_max(void *h, int64_t *out);
-
-/* ---- room directory (sqlite_directory.c) ------------------------------ */
-
-enum store_result sqlite_alias_create(void *h, const char *alias, const char *room_id,
-                                      const char *creator);
-enum store_result sqlite_alias_get(void *h, const char *alias, char **room_id_out,
-                                   char **creator_out);
-enum store_result sqlite_alias_delete(void *h, const char *alias);
-enum store_result sqlite_room_aliases(void *h, const char *room_id, size_t limit,
-                                      char ***aliases_out, size_t *n_out);
-enum store_result sqlite_room_forget(void *h, const char *user_id, const char *room_id);
-enum store_result sqlite_room_forgotten(void *h, const char *user_id, const char *room_id);
-enum store_result sqlite_room_joined_count(void *h, const char *room_id, int64_t *out);
-enum store_result sqlite_rooms_published_count(void *h, int64_t *out);
-enum store_result sqlite_rooms_published_before(void *h, const char *before, size_t limit,
-                                                char ***room_ids_out, size_t *n_out);
-enum store_result sqlite_user_directory_search(void *h, const char *searcher,
-                                               const char *term, size_t limit,
-                                               struct store_user_hit_list *out);
 
 /* ---- receipts and presence (sqlite_receipts.c) ------------------------ */
 
