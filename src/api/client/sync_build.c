@@ -166,6 +166,7 @@ out:
 	json_decref(c.invite);
 	json_decref(c.leave);
 	json_decref(c.knock);
+	json_decref(c.push_ruleset);
 	json_decref(global);
 	json_decref(presence);
 	json_decref(room_ad);

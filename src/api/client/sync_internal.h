@@ -16,6 +16,7 @@ struct sync_ctx {
 	json_t *join, *invite, *leave, *knock;
 	bool has_content;
 	bool push_rules_sent;    /* m.push_rules was among the account data */
+	json_t *push_ruleset;    /* the user's merged rules, loaded on first need */
 	/* typing, receipts, presence: positions this response covers, read
 	 * by sync_ephemeral_positions before anything is loaded */
 	uint64_t typing_pos;
@@ -28,6 +29,8 @@ json_t *sync_events_json(const struct sync_ctx *c, const struct store_event_list
 /* account_data: the room's account data events since the last sync, or NULL. */
 int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_t *account_data);
 int sync_room_invited(struct sync_ctx *c, const struct store_membership *m);
+/* {"notification_count", "highlight_count"} for a joined room. */
+json_t *sync_unread_counts(struct sync_ctx *c, const char *room_id);
 int sync_room_knocked(struct sync_ctx *c, const struct store_membership *m);
 int sync_room_left(struct sync_ctx *c, const struct store_membership *m);
 /* sync_ephemeral.c: read the typing, receipts and presence positions into

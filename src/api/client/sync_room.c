@@ -204,6 +204,7 @@ int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_
 	ephemeral = NULL;   /* taken by json_pack */
 	if (full)
 		json_object_set_new(room, "summary", room_summary(c, room_id));
+	json_object_set_new(room, "unread_notifications", sync_unread_counts(c, room_id));
 	json_object_set_new(c->join, room_id, room);
 	c->has_content = true;
 	store_event_list_clear(&tl);
