@@ -13,6 +13,7 @@ import http.client
 import json
 import re
 import socket
+import time
 
 import pytest
 
@@ -336,6 +337,29 @@ def test_rate_limit_login_per_account(make_server):
     assert_rate_limited(limited[0])
     # The limit is per account: another account logs in from the same IP.
     assert srv.client("POST", "login", _login_body(bystander)).status == 200
+
+
+def test_rate_limit_retry_after_is_honest(make_server):
+    """retry_after_ms: "The amount of time in milliseconds the client should
+    wait before trying the request again" - waiting that long is enough, and
+    the value fits the configured rate (2 per second: at most ~500 ms)."""
+    srv = make_server(rate_limits=_limits(login_per_ip={"per_second": 2, "burst": 2}))
+    name = unique_name()
+    srv.register(name)
+    limited = None
+    for _ in range(6):
+        r = srv.client("POST", "login", _login_body(name))
+        if r.status == 429:
+            limited = r
+            break
+        assert r.status == 200, r
+    assert limited is not None, "no 429 after 6 quick logins with burst 2"
+    assert_rate_limited(limited)
+    wait_ms = limited.json["retry_after_ms"]
+    assert wait_ms <= 600, limited
+    time.sleep(wait_ms / 1000 + 0.05)
+    r = srv.client("POST", "login", _login_body(name))
+    assert r.status == 200, r
 
 
 def test_rate_limit_login_per_ip(make_server):
