@@ -411,14 +411,15 @@ class MatrixUser:
         txn = txn or secrets.token_hex(8)
         if content is None:
             content = {"msgtype": "m.text", "body": body}
-        r = self.call("PUT", f"rooms/{room_path(room_id)}/send/{event_type}/{txn}", content)
+        r = self.call("PUT", f"rooms/{room_path(room_id)}/send/{room_path(event_type)}/"
+                      f"{room_path(txn)}", content)
         assert r.status == 200, f"send to {room_id}: {r!r}"
         return r.json["event_id"]
 
     def put_state(self, room_id, event_type, content, state_key=""):
         # An empty state key without the trailing slash ("optional" per
         # room_state.yaml); the slash form has its own test.
-        path = f"rooms/{room_path(room_id)}/state/{event_type}"
+        path = f"rooms/{room_path(room_id)}/state/{room_path(event_type)}"
         if state_key:
             path += "/" + urllib.parse.quote(state_key, safe="")
         return self.call("PUT", path, content)

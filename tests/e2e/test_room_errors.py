@@ -351,3 +351,91 @@ def test_redact_errors(pair):
     assert r.status in (400, 403, 404), r
     # The target is untouched.
     assert alice.event(room, eid).json["content"]["body"] == "target"
+
+
+@pytest.mark.parametrize("content", [
+    {"n": 1.5}, {"n": 2 ** 53}, {"n": -(2 ** 53)}, {"deep": {"n": [1, 2.0]}}, {"n": 1e3},
+], ids=["float", "2^53", "-2^53", "nested-float", "exponent"])
+def test_non_canonical_numbers_refused(pair, content):
+    """Room versions 6+ (v6-canonical-json.md): "Servers MUST strictly
+    enforce the JSON format specified in the appendices ... the Client Server
+    API's /send/{eventType} endpoint would return a M_BAD_JSON error."
+    Canonical JSON: "Numbers in the JSON must be integers in the range
+    [-(2**53)+1, (2**53)-1]"; "Float values are not permitted"."""
+    alice, _, room = pair
+    raw = json.dumps({"msgtype": "m.text", "body": "n", **content}).encode()
+    if content == {"n": 1e3}:  # json.dumps writes 1000.0; send the exponent form
+        raw = raw.replace(b"1000.0", b"1e3")
+    r = alice.call("PUT", _send_path(room, "num"), raw)
+    assert_error(r, 400, "M_BAD_JSON")
+    r = alice.call("PUT", f"rooms/{room_path(room)}/state/org.chappe.num", raw)
+    assert_error(r, 400, "M_BAD_JSON")
+
+
+def test_canonical_boundaries_accepted(pair):
+    """The largest allowed integers and -0's absence: (2**53)-1 and
+    -(2**53)+1 are accepted and come back unchanged."""
+    alice, _, room = pair
+    content = {"msgtype": "m.text", "body": "edges", "max": 2 ** 53 - 1, "min": -(2 ** 53) + 1}
+    eid = alice.send(room, content=content)
+    got = alice.event(room, eid).json["content"]
+    assert got == content, got
+
+
+def test_deep_and_wide_content(pair):
+    """Nesting beyond the server's JSON depth limit is refused with a 400
+    (never a crash); 4,000 keys well under 64 KiB round-trip exactly."""
+    alice, _, room = pair
+    deep = {"msgtype": "m.text", "body": "deep"}
+    cur = deep
+    for _ in range(200):
+        cur["d"] = {}
+        cur = cur["d"]
+    r = alice.call("PUT", _send_path(room, "deep"), deep)
+    assert_error(r, 400, ("M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE"))
+    wide = {"msgtype": "m.text", "body": "wide", **{f"k{i:04d}": i for i in range(4000)}}
+    eid = alice.send(room, content=wide)
+    assert alice.event(room, eid).json["content"] == wide
+
+
+def test_odd_but_valid_path_values(pair):
+    """txnId, event type and state key are opaque strings: unicode, '/'
+    (sent as %2F) and long txnIds work, and a retransmission of such a
+    request is still recognised."""
+    alice, bob, room = pair
+    txn = "tx-\u00e9\u4e2d-" + "9" * 200
+    path = _send_path(room, urllib.parse.quote(txn, safe=""))
+    first = alice.call("PUT", path, MSG)
+    assert first.status == 200, first
+    assert alice.call("PUT", path, MSG).json["event_id"] == first.json["event_id"]
+
+    r = alice.put_state(room, "org.chappe.\u00fcnicode", {"v": 1}, state_key="a/b c")
+    assert r.status == 200, r
+    got = bob.call("GET", f"rooms/{room_path(room)}/state/{room_path('org.chappe.ünicode')}/"
+                   f"{room_path('a/b c')}")
+    assert got.status == 200 and got.json == {"v": 1}, got
+    ev = alice.send(room, event_type="org.chappe.ünïcode", content={"x": 1})
+    assert alice.event(room, ev).json["type"] == "org.chappe.ünïcode"
+
+
+def test_create_room_hostile_sizes(server):
+    """createRoom with an oversized name (the event would exceed 65536
+    bytes: 413 M_TOO_LARGE, or 400) and with 300 initial_state entries
+    (accepted or refused with a 4xx, never a crash or a half-made room the
+    creator is in)."""
+    u = MatrixUser(server)
+    before = set(u.call("GET", "joined_rooms").json["joined_rooms"])
+    r = u.call("POST", "createRoom", {"name": "n" * 70000})
+    assert r.status in (400, 413), r
+    assert_error(r, r.status, ("M_TOO_LARGE", "M_BAD_JSON", "M_INVALID_ROOM_STATE"))
+    assert set(u.call("GET", "joined_rooms").json["joined_rooms"]) == before, \
+        "a refused createRoom left a room behind"
+    many = [{"type": "org.chappe.s", "state_key": str(i), "content": {"i": i}}
+            for i in range(300)]
+    r = u.call("POST", "createRoom", {"initial_state": many})
+    if r.status == 200:
+        state = u.call("GET", f"rooms/{room_path(r.json['room_id'])}/state").json
+        assert len([e for e in state if e["type"] == "org.chappe.s"]) == 300
+    else:
+        assert_error(r, r.status, ("M_TOO_LARGE", "M_BAD_JSON", "M_INVALID_PARAM",
+                                   "M_LIMIT_EXCEEDED"))
