@@ -463,6 +463,38 @@ def test_uia_other_users_credentials(server):
     assert server.whoami(a["access_token"]).status == 200
 
 
+def test_uia_unknown_session(server):
+    """UIA: the auth dict "must also contain a session key with the value of
+    the session key given by the homeserver". A session the server never
+    issued does not authorise anything."""
+    name = unique_name()
+    reg = server.register(name)
+    first = server.client("POST", "account/password", {"new_password": "changed pw!"},
+                          token=reg["access_token"])
+    assert first.status == 401, first
+    if "session" not in first.json:
+        pytest.skip("server issues no UIA session for this endpoint")
+    r = server.client("POST", "account/password", {
+        "new_password": "changed pw!",
+        "auth": password_auth(name, PASSWORD, "not-a-session-" + first.json["session"])},
+        token=reg["access_token"])
+    assert r.status in (400, 401, 403), r
+    server.login(name, PASSWORD)  # unchanged
+
+
+def test_delete_own_current_device(server):
+    """DELETE /devices/{deviceId} on the device making the request: allowed,
+    and its own token dies with it."""
+    name = unique_name()
+    reg = server.register(name)
+    keep = server.login(name)
+    r = server.uia("DELETE", f"devices/{reg['device_id']}", {}, reg["access_token"], name)
+    assert r.status == 200, r
+    assert_error(server.whoami(reg["access_token"]), 401, "M_UNKNOWN_TOKEN")
+    devs = server.client("GET", "devices", token=keep["access_token"]).json["devices"]
+    assert [d["device_id"] for d in devs] == [keep["device_id"]]
+
+
 def test_password_change_keep_devices(server):
     """POST /account/password logout_devices false: other sessions survive."""
     name = unique_name()
