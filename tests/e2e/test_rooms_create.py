@@ -167,3 +167,25 @@ def test_joined_rooms_after_create(server):
     got = alice.call("GET", "joined_rooms")
     assert got.status == 200, got
     assert set(got.json["joined_rooms"]) == rooms
+
+
+def test_default_and_available_versions(server):
+    """capabilities m.room_versions: "default: The default room version the
+    server is using for new rooms"; createRoom without room_version uses it
+    ("If not provided, the homeserver is to use its configured default").
+    Every version listed as available can be created and used."""
+    alice, bob = MatrixUser(server), MatrixUser(server)
+    caps = alice.call("GET", "capabilities")
+    assert caps.status == 200, caps
+    versions = caps.json["capabilities"]["m.room_versions"]
+    default, available = versions["default"], versions["available"]
+    assert available.get(default) == "stable", versions
+    room = alice.create_room(preset="public_chat")
+    assert _state(alice, room, "m.room.create")["room_version"] == default
+    for version, stability in sorted(available.items()):
+        assert stability in ("stable", "unstable"), versions
+        room = alice.create_room(preset="public_chat", room_version=version)
+        assert _state(alice, room, "m.room.create")["room_version"] == version
+        bob.join(room)
+        eid = bob.send(room, f"in v{version}")
+        assert alice.event(room, eid).json["content"]["body"] == f"in v{version}"

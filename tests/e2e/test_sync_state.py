@@ -341,3 +341,61 @@ def test_many_rooms_initial_sync(server):
     rooms = {alice.create_room(preset="private_chat") for _ in range(30)}
     joined = set(alice.sync(filter={"room": {"timeline": {"limit": 1}}})["rooms"]["join"])
     assert joined == rooms
+
+
+def _wakes(user, since, action, timeout_ms=10000):
+    """Run action() 0.5 s into a long-poll from `since`; returns (body,
+    seconds the poll took)."""
+    timer = threading.Timer(0.5, action)
+    timer.start()
+    t = time.monotonic()
+    body = user.sync(since, timeout=timeout_ms)
+    timer.join()
+    return body, time.monotonic() - t
+
+
+def test_membership_changes_wake_long_polls(server):
+    """Events that concern a user who is not (or no longer) joined still wake
+    their long-poll ("returning early if an event occurs"): an invite shows
+    up in rooms.invite, a kick in rooms.leave, a knock's acceptance (invite)
+    and a knock in the admin's timeline."""
+    alice, bob = MatrixUser(server), MatrixUser(server)
+    room = alice.create_room(preset="private_chat")
+    since = bob.sync()["next_batch"]
+    body, took = _wakes(bob, since, lambda: alice.invite(room, bob.user_id))
+    assert took < 5 and sync_room(body, room, "invite") is not None, (took, body)
+
+    bob.join(room)
+    since = bob.sync()["next_batch"]
+    body, took = _wakes(bob, since, lambda: alice.membership(
+        room, "kick", {"user_id": bob.user_id}))
+    assert took < 5 and sync_room(body, room, "leave") is not None, (took, body)
+
+    knock_room = alice.create_room(room_version="11", preset="private_chat", initial_state=[
+        {"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "knock"}}])
+    carol = MatrixUser(server)
+    since = alice.sync()["next_batch"]
+    body, took = _wakes(alice, since, lambda: carol.call(
+        "POST", f"knock/{room_path(knock_room)}", {"reason": "hi"}))
+    knocks = [e for e in sync_timeline(body, knock_room)
+              if e["type"] == "m.room.member" and e["state_key"] == carol.user_id]
+    assert took < 5 and knocks and knocks[0]["content"]["membership"] == "knock", (took, body)
+
+
+def test_knock_rejected_and_withdrawn(server):
+    """A knock is rejected by a kick (membership leave, which the knocker's
+    /sync reports under rooms.leave) and a knocker may withdraw by leaving."""
+    alice, carol, dave = MatrixUser(server), MatrixUser(server), MatrixUser(server)
+    room = alice.create_room(room_version="11", preset="private_chat", initial_state=[
+        {"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "knock"}}])
+    for u in (carol, dave):
+        assert u.call("POST", f"knock/{room_path(room)}", {}).status == 200
+    since = carol.sync()["next_batch"]
+    assert alice.membership(room, "kick", {"user_id": carol.user_id,
+                                           "reason": "no"}).status == 200
+    body = carol.sync(since)
+    assert sync_room(body, room, "leave") is not None, body
+    assert sync_room(body, room, "knock") is None
+    assert dave.membership(room, "leave").status == 200
+    r = alice.call("GET", f"rooms/{room_path(room)}/members", query={"membership": "knock"})
+    assert r.status == 200 and r.json["chunk"] == [], r
