@@ -581,12 +581,12 @@ def test_garbage_requests_survived(make_server, data):
     others, and still shuts down cleanly on SIGTERM (a private server, so a
     stuck shutdown is blamed on this input)."""
     srv = make_server()
-    # Several connections: a race in connection handling shows up in some
-    # attempts only.
-    for attempt in range(4):
-        out = _raw_bytes(srv.port, data, timeout=1.5)
+    # Ten connections: the client's EOF arriving in the same segment as the
+    # data is missed by some servers in about half the attempts only.
+    for attempt in range(10):
+        out = _raw_bytes(srv.port, data, timeout=1.0)
         assert out is not None, f"attempt {attempt}: server neither answered nor " \
-                                "closed the connection within 1.5 s of the client's EOF"
+                                "closed the connection within 1 s of the client's EOF"
         if out:
             m = re.match(rb"HTTP/1\.[01] (\d{3})", out)
             assert m and 400 <= int(m.group(1)) < 600 and int(m.group(1)) != 500, out[:200]
