@@ -327,6 +327,26 @@ int64_t typing_next_expiry(struct typing *t)
 	return e;
 }
 
+int64_t typing_rooms_next_expiry(struct typing *t, const char *const *room_ids, size_t n)
+{
+	struct typing_room *r;
+	int64_t e = 0;
+
+	if (t == NULL || room_ids == NULL)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < n && t->n_typists > 0; i++) {
+		if (!typing_id_ok(room_ids[i]))
+			continue;
+		HASH_FIND(hh, t->rooms, room_ids[i], strlen(room_ids[i]), r);
+		for (size_t j = 0; r != NULL && j < r->n; j++)
+			if (e == 0 || r->typists[j].expires_ms < e)
+				e = r->typists[j].expires_ms;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return e;
+}
+
 size_t typing_count(struct typing *t, size_t *rooms_out)
 {
 	size_t n;

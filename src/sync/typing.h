@@ -17,8 +17,8 @@
  *
  * Expiry without a thread: a timed-out typist is removed by the next call
  * that reads or writes (any room), which bumps the serial as a stop would.
- * Nobody is woken at expiry; typing_next_expiry() lets a long-poll bound
- * its sleep if it wants to report expiries promptly.
+ * Nobody is woken at expiry by this module; typing_rooms_next_expiry()
+ * lets a long-poll bound its sleep to report expiries promptly.
  *
  * Bounds: at most max_typists (room, user) pairs and max_rooms room
  * records. A room whose list became empty keeps its record (so a sync can
@@ -82,6 +82,9 @@ void typing_users_free(char **users, size_t n);
 
 /* The earliest pending expiry (monotonic ms), or 0 when nobody types. */
 int64_t typing_next_expiry(struct typing *t);
+/* The same among the typists of these rooms: a parked /sync watching them
+ * wakes then, so that a timeout reaches clients like a stop does. */
+int64_t typing_rooms_next_expiry(struct typing *t, const char *const *room_ids, size_t n);
 /* Typists and room records held (diagnostics, tests). */
 size_t typing_count(struct typing *t, size_t *rooms_out);
 

@@ -174,6 +174,22 @@ def test_typing_wakes_a_parked_sync(server):
         alice.user_id]
 
 
+def test_typing_timeout_wakes_a_parked_sync(server):
+    """typing.yaml: the user is typing "for the next N milliseconds"; when
+    N passes, a member's long-poll learns it then (an m.typing without the
+    user), not only at its own timeout."""
+    alice, bob = MatrixUser(server), MatrixUser(server)
+    room_id = shared_room(alice, bob)
+    assert typing_put(alice, room_id, True, timeout=1500).status == 200
+    body = bob.sync()
+    assert ephemeral(body, room_id, "m.typing")[0]["content"]["user_ids"] == [alice.user_id]
+    t0 = time.monotonic()
+    body = bob.sync(body["next_batch"], timeout=20000)
+    elapsed = time.monotonic() - t0
+    assert elapsed < 10, elapsed
+    assert ephemeral(body, room_id, "m.typing")[0]["content"]["user_ids"] == []
+
+
 def test_typing_refusals(server):
     """typing.yaml, `userId`: "The user who has started to type" (only
     oneself), `typing` is required and a boolean; a user not joined to the

@@ -131,6 +131,28 @@ static void test_expiry(void **state)
 	typing_free(t);
 }
 
+static void test_rooms_next_expiry(void **state)
+{
+	struct typing *t = typing_new(0, 0, 1);
+	const char *rooms[] = { "!a:x", "!b:x", "!none:x", "" };
+
+	(void)state;
+	assert_int_equal(typing_rooms_next_expiry(t, rooms, 4), 0);
+	assert_int_equal(typing_set(t, "!a:x", ALICE, true, 9000, 0), TYPING_CHANGED);
+	assert_int_equal(typing_set(t, "!a:x", BOB, true, 7000, 0), TYPING_CHANGED);
+	assert_int_equal(typing_set(t, "!b:x", ALICE, true, 8000, 0), TYPING_CHANGED);
+	assert_int_equal(typing_set(t, "!c:x", ALICE, true, 1000, 0), TYPING_CHANGED);
+	/* only the rooms asked about count: !c's earlier expiry is not theirs */
+	assert_int_equal(typing_rooms_next_expiry(t, rooms, 4), 7000);
+	assert_int_equal(typing_rooms_next_expiry(t, rooms + 1, 3), 8000);
+	assert_int_equal(typing_rooms_next_expiry(t, rooms + 2, 2), 0);
+	assert_int_equal(typing_rooms_next_expiry(t, NULL, 2), 0);
+	/* a stop takes the typist's expiry away */
+	assert_int_equal(typing_set(t, "!a:x", BOB, false, 0, 10), TYPING_CHANGED);
+	assert_int_equal(typing_rooms_next_expiry(t, rooms, 1), 9000);
+	typing_free(t);
+}
+
 static void test_timeout_clamped(void **state)
 {
 	struct typing *t = typing_new(0, 0, 1);
@@ -286,6 +308,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_start_stop_and_serials),
 		cmocka_unit_test(test_expiry),
+		cmocka_unit_test(test_rooms_next_expiry),
 		cmocka_unit_test(test_timeout_clamped),
 		cmocka_unit_test(test_invalid_ids),
 		cmocka_unit_test(test_typist_bound),

@@ -12,6 +12,7 @@
 #include "sync/filter.h"
 #include "sync/notifier.h"
 #include "sync/token.h"
+#include "sync/typing.h"
 #include "util/timeutil.h"
 
 #define SYNC_TIMEOUT_MAX_MS 300000
@@ -137,6 +138,9 @@ void api_sync(struct request *req)
 			req->state_free = sync_wait_free;
 		}
 	}
+	/* a wake at a typing expiry (set below) is not the client's timeout */
+	if (sw && sw->w.woken && sw->w.timed_out && sw->w.deadline_ms < sw->deadline_ms)
+		sw->w.timed_out = false;
 	may_wait = sw && !p.initial && result.empty && time_mono_ms() < sw->deadline_ms &&
 	           !(sw->w.woken && sw->w.timed_out) && !notifier_is_shut_down(app->notifier);
 	if (!may_wait) {
@@ -158,6 +162,13 @@ void api_sync(struct request *req)
 	sw->w.rooms = (const char *const *)sw->result.watch_rooms;
 	sw->w.n_rooms = sw->result.n_watch_rooms;
 	sw->w.deadline_ms = sw->deadline_ms;
+	/* a typist of a watched room timing out is news (sync_ephemeral.c):
+	 * wake then, as a stop would have */
+	if (app->typing) {
+		int64_t te = typing_rooms_next_expiry(app->typing, sw->w.rooms, sw->w.n_rooms);
+		if (te > 0 && te < sw->w.deadline_ms)
+			sw->w.deadline_ms = te;
+	}
 	sw->w.generation_seen = generation;
 	req_suspend(req, sync_on_suspended);
 }
