@@ -593,6 +593,60 @@ def test_garbage_requests_survived(make_server, data):
         assert srv.request("GET", "/_matrix/client/versions").status == 200
 
 
+def test_keepalive_after_errors(server):
+    """One persistent connection, as clients use them: error answers (404,
+    405, 400, 403, 401) leave it usable for the next request."""
+    name = unique_name()
+    tok = server.register(name)["access_token"]
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        steps = [
+            ("GET", "/_matrix/client/v3/no_such_endpoint", None, {}, 404),
+            ("PUT", "/_matrix/client/v3/login", b"{}", {}, 405),
+            ("POST", "/_matrix/client/v3/login", b"{not json", {}, 400),
+            ("POST", "/_matrix/client/v3/login",
+             json.dumps(_login_body(name, "wrong password")).encode(), {}, 403),
+            ("GET", "/_matrix/client/v3/account/whoami", None, {}, 401),
+            ("GET", "/_matrix/client/v3/account/whoami", None,
+             {"Authorization": f"Bearer {tok}"}, 200),
+        ]
+        for method, path, body, headers, status in steps:
+            headers = dict(headers, **{"Content-Type": "application/json"})
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            assert resp.status == status, (method, path, resp.status, data)
+    finally:
+        conn.close()
+
+
+SMUGGLED = b"GET /_matrix/client/versions HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+@pytest.mark.parametrize("method,path", [
+    ("POST", "/_matrix/client/v3/logout"),            # 401 before the body matters
+    ("PUT", "/_matrix/client/v3/login"),              # 405
+    ("POST", "/_matrix/client/v3/no_such_endpoint"),  # 404
+    ("POST", "/_matrix/client/v3/account/whoami"),    # 405 on an authenticated path
+])
+def test_unread_body_not_parsed_as_request(server, method, path):
+    """A body the server answers without needing (an early error) must still
+    be consumed as the body: its bytes must never be parsed as a second
+    request on a kept-alive connection (request smuggling)."""
+    head = (f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(SMUGGLED)}\r\n\r\n").encode()
+    follow = b"GET /_matrix/client/v3/account/whoami HTTP/1.1\r\nHost: x\r\n" \
+             b"Connection: close\r\n\r\n"
+    out = _raw_bytes(server.port, head + SMUGGLED + follow, timeout=5)
+    assert out, out
+    statuses = [int(m) for m in re.findall(rb"HTTP/1\.[01] (\d{3}) ", out)]
+    assert statuses and statuses[0] in (401, 404, 405), out[:300]
+    assert 200 not in statuses, f"the body was served as a request: {statuses}"
+    assert b'"versions"' not in out, out[:300]
+    if len(statuses) > 1:  # the follow-up request got its own, right answer
+        assert statuses[1:] == [401], statuses
+
+
 @pytest.mark.parametrize("segment", [
     "%40a%00b%3Alocalhost", "..%2F..%2Fetc%2Fpasswd", "%", "%zz", "%40%3A",
     "@" + "a" * 5000 + ":localhost",
