@@ -239,3 +239,22 @@ def test_visibility_applies_at_send_time(server):
     assert bob.event(room, shared_id).status == 200
     assert bob.event(room, joined_id).status == 404
     assert bob.event(room, switch.json["event_id"]).status == 200
+
+
+def test_joined_rejoin_leaves_a_hole(server):
+    """`joined`: "Events stop being accessible when the member's state
+    changes to something other than join". A user who joins, leaves and
+    joins again sees both stretches, never what was sent in between."""
+    alice, bob = MatrixUser(server), MatrixUser(server)
+    room = _room(alice, "joined")
+    bob.join(room)
+    alice.send(room, "first stretch")
+    assert bob.membership(room, "leave").status == 200
+    gap = alice.send(room, "while bob was away")
+    bob.join(room)
+    alice.send(room, "second stretch")
+
+    synced, paged = _seen_everywhere(bob, room)
+    assert paged == ["first stretch", "second stretch"], paged
+    assert "while bob was away" not in synced, synced
+    assert bob.event(room, gap).status == 404
