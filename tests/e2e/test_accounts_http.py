@@ -11,6 +11,8 @@ checks. After every test the shared server must still be running (see the
 """
 
 import re
+import statistics
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -125,6 +127,28 @@ def test_login_failures(server):
                  _login_body(name.upper(), "wrong password"),
                  {"type": "m.login.password", "user": name, "password": "nope nope"}):
         assert_error(server.client("POST", "login", body), 403, "M_FORBIDDEN")
+
+
+def test_login_unknown_user_not_faster(make_server):
+    """Login failures must not reveal which accounts exist: a wrong password
+    for an unknown user costs about as much as for a real one (a password
+    hash is computed either way). With a 32 MiB argon2 the hash dominates;
+    the bound is loose (x0.35) so that only a skipped hash trips it."""
+    srv = make_server(password_hash={"ops_limit": 2, "mem_limit_kib": 32768})
+    name = unique_name()
+    srv.register(name)
+
+    def median_ms(user):
+        times = []
+        for _ in range(9):
+            start = time.perf_counter()
+            r = srv.client("POST", "login", _login_body(user, "wrong password"))
+            times.append(time.perf_counter() - start)
+            assert_error(r, 403, "M_FORBIDDEN")
+        return statistics.median(times) * 1000
+
+    real, ghost = median_ms(name), median_ms(unique_name("ghost"))
+    assert ghost >= 0.35 * real, f"unknown user {ghost:.1f} ms vs known user {real:.1f} ms"
 
 
 def test_login_other_server_user(server):
