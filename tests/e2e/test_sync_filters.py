@@ -236,3 +236,23 @@ def test_senders_and_contains_url(server):
     r = alice.messages(room, "f", limit=50, filter={"senders": [bob.user_id]})
     assert r.status == 200, r
     assert {e["sender"] for e in r.json["chunk"]} == {bob.user_id}, r
+
+
+def test_messages_lazy_load_members(server):
+    """/messages supports lazy-loading ("The current endpoints which support
+    lazy-loading room members are: /sync, /rooms/<room_id>/messages ..."):
+    with lazy_load_members, "lazy-loading aware endpoints ... will only
+    include membership events for the sender of events being included in the
+    response" - so `state` never holds members who sent nothing in `chunk`."""
+    alice, bob, carol, dave = (MatrixUser(server) for _ in range(4))
+    room = alice.create_room(preset="public_chat")
+    for u in (bob, carol, dave):
+        u.join(room)
+    bob.send(room, "bob speaks")
+    r = alice.messages(room, "b", limit=1, filter={"lazy_load_members": True})
+    assert r.status == 200, r
+    assert message_bodies(r.json["chunk"]) == ["bob speaks"], r
+    members = _members_in(r.json.get("state", []))
+    assert members <= {bob.user_id, alice.user_id}, members
+    eager = alice.messages(room, "b", limit=1)
+    assert eager.status == 200 and len(eager.json["chunk"]) == 1, eager
