@@ -24,7 +24,7 @@
 // Everything is single-process and async; one server per test file.
 
 import { spawn } from "node:child_process";
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants as fsConstants, createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -39,6 +39,17 @@ export const CHAPPE_BIN = process.env.CHAPPE_BIN || join(REPO, "build", "src", "
 // What ASan/LSan/UBSan print when they find something (same list as the
 // Python suite): the server's stderr must contain none of them.
 export const SANITIZER_MARKERS = ["AddressSanitizer", "LeakSanitizer", "runtime error:"];
+
+/** Why the suite cannot run (binary not built), or false. The Python
+ *  suite skips in the same case; anything else is a failure. */
+export function binaryMissing() {
+  try {
+    accessSync(CHAPPE_BIN, fsConstants.X_OK);
+    return false;
+  } catch {
+    return `chappe binary not built: ${CHAPPE_BIN}`;
+  }
+}
 
 export const SERVER_NAME = "localhost";
 export const PASSWORD = "correct horse battery staple";
@@ -310,8 +321,12 @@ sdkLogger.methodFactory = (methodName) =>
   };
 sdkLogger.rebuild();
 
+// Requests each client has in flight (a Set of paths), for stopSdkClient.
+const inflight = new WeakMap();
+
 /** A js-sdk client for user whose requests are logged in server.requests. */
 export function makeClient(server, user, who) {
+  const pending = new Set();
   const log = (entry) => {
     server.requests.push(entry);
     server.sdkLog.write(`${new Date().toISOString()} http ${who} ${entry.method} ${entry.path} -> ${entry.status}\n`);
@@ -319,6 +334,8 @@ export function makeClient(server, user, who) {
   const fetchFn = async (input, init = {}) => {
     const url = new URL(typeof input === "string" || input instanceof URL ? input : input.url);
     const method = (init.method || (typeof input === "object" && input.method) || "GET").toUpperCase();
+    const token = { path: url.pathname };
+    pending.add(token);
     try {
       const resp = await fetch(input, init);
       log({ who, method, path: url.pathname, status: resp.status });
@@ -327,9 +344,11 @@ export function makeClient(server, user, who) {
       // An aborted long-poll at stopClient is expected; still recorded.
       log({ who, method, path: url.pathname, status: `error: ${e.name}` });
       throw e;
+    } finally {
+      pending.delete(token);
     }
   };
-  return sdk.createClient({
+  const client = sdk.createClient({
     baseUrl: server.url,
     accessToken: user.accessToken,
     userId: user.userId,
@@ -337,6 +356,24 @@ export function makeClient(server, user, who) {
     fetchFn,
     logger: sdkLogger.getChild(`[${who}]`),
   });
+  inflight.set(client, pending);
+  return client;
+}
+
+/** Stop a client so that it leaves nothing running. js-sdk 37.5.0's
+ *  stopClient clears the capabilities poller's timer, but a /capabilities
+ *  request still in flight re-arms it (6 h) when it completes, which would
+ *  keep the test file alive. So: let every request but the /sync long-poll
+ *  finish first (bounded), then stop. */
+export async function stopSdkClient(client, ms = 5000) {
+  const pending = inflight.get(client) ?? new Set();
+  const deadline = Date.now() + ms;
+  const busy = () => [...pending].some((r) => !r.path.endsWith("/sync"));
+  while (busy() && Date.now() < deadline) await sleep(20);
+  client.stopClient();
+  // The aborted long-poll settles on the next turns; wait for it so that
+  // nothing of this client is left when the next test starts.
+  while (pending.size > 0 && Date.now() < deadline + ms) await sleep(20);
 }
 
 /** startClient and wait for the first "sync" event with state PREPARED.
