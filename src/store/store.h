@@ -718,4 +718,162 @@ void store_search_hit_list_clear(struct store_search_hit_list *l);
 enum store_result store_events_search(struct store *st, const struct store_search_query *q,
                                       struct store_search_hit_list *out);
 
+/* ---- end-to-end encryption keys (keys feature: store_keys.c, sqlite/sqlite_keys.c) -- */
+/*
+ * What the server keeps for end-to-end encryption (Client-Server API,
+ * End-to-End Encryption): the clients do the cryptography; the server
+ * stores and hands out what they published, checked by the API layer
+ * first (signatures, shapes) and stored as canonical JSON.
+ * - Device keys: one object per device. A device's identity (its
+ *   "algorithms" and "keys") never changes once published: a re-upload
+ *   with another identity is refused, the same identity may be re-uploaded.
+ * - One-time keys are handed out once each: a claim takes and deletes the
+ *   key inside one write job (one writer thread, so concurrent claims
+ *   never get the same key); with none left, the device's fallback key of
+ *   that algorithm is handed out (again and again) and marked used.
+ * - Every change of a user's devices or keys takes the next position of
+ *   the device-list stream (the sync token's device_lists field). Deleting
+ *   a device deletes its keys and records a change in the same statement
+ *   (a trigger of migration 8), whichever path deletes it.
+ */
+#define STORE_KEY_JSON_MAX        16384  /* one key object or device-keys object */
+#define STORE_KEY_ALGORITHM_MAX   64     /* "signed_curve25519" */
+#define STORE_KEY_ID_MAX          128    /* the part after "algorithm:" */
+#define STORE_KEYS_UPLOAD_MAX     200    /* one-time keys in one upload */
+#define STORE_OTK_PER_DEVICE_MAX  5000   /* one-time keys a device may hold */
+#define STORE_KEYS_CLAIM_MAX      1000   /* (user, device, algorithm) in one claim */
+#define STORE_XSIGN_JSON_MAX      STORE_KEY_JSON_MAX
+#define STORE_KEY_SIG_MAX         1000   /* signatures in one store_key_signatures_add */
+#define STORE_DEVICE_LIST_CHANGES_MAX 10000 /* users one changes read returns */
+
+struct store_key_new {
+	const char *algorithm;        /* "signed_curve25519" */
+	const char *key_id;           /* "AAAAHQ" */
+	const char *json;             /* canonical JSON of the key (object or string) */
+};
+
+struct store_keys_upload {
+	const char *user_id;
+	const char *device_id;
+	const char *device_keys;          /* canonical JSON, or NULL: unchanged */
+	const char *device_identity;      /* canonical {algorithms, keys}; with device_keys */
+	const struct store_key_new *otks; /* at most STORE_KEYS_UPLOAD_MAX */
+	size_t n_otks;
+	const struct store_key_new *fallbacks; /* at most one per algorithm */
+	size_t n_fallbacks;
+};
+
+enum store_keys_refusal {
+	STORE_KEYS_ACCEPTED = 0,
+	STORE_KEYS_IDENTITY_CHANGED,  /* device keys with another identity */
+	STORE_KEYS_OTK_CHANGED,       /* a one-time key ID exists with other content */
+	STORE_KEYS_OTK_LIMIT,         /* the device would hold too many one-time keys */
+};
+
+/* Publish a device's keys, all or nothing. An existing one-time key ID
+ * with the same content is accepted and left alone; a fallback key
+ * replaces the previous one of its algorithm (unused again) unless it is
+ * the same key. STORE_NOT_FOUND if the device does not exist;
+ * STORE_CONFLICT with *refusal set when refused (nothing written).
+ * *stream_out: the device-list position taken (0 if the device keys were
+ * not new or changed). */
+enum store_result store_keys_upload(struct store *st, const struct store_keys_upload *u,
+                                    enum store_keys_refusal *refusal, int64_t *stream_out);
+
+struct store_key_count {
+	char *algorithm;
+	int64_t count;
+};
+struct store_key_counts {
+	struct store_key_count *items;    /* unclaimed one-time keys per algorithm */
+	size_t n;
+	char **unused_fallbacks;          /* algorithms with an unused fallback key */
+	size_t n_unused_fallbacks;
+};
+void store_key_counts_clear(struct store_key_counts *c);
+enum store_result store_keys_counts(struct store *st, const char *user_id,
+                                    const char *device_id, struct store_key_counts *out);
+
+struct store_device_keys {
+	char *device_id;
+	char *json;                   /* canonical device-keys object */
+	char *display_name;           /* the device's, NULL if unset */
+};
+struct store_device_keys_list {
+	struct store_device_keys *items;
+	size_t n;
+};
+void store_device_keys_list_clear(struct store_device_keys_list *l);
+/* Device keys of a user's existing devices, by device ID; device_id NULL:
+ * all of them. */
+enum store_result store_device_keys_get(struct store *st, const char *user_id,
+                                        const char *device_id,
+                                        struct store_device_keys_list *out);
+
+struct store_key_claim {
+	const char *user_id;
+	const char *device_id;
+	const char *algorithm;
+};
+struct store_key_claimed {
+	char *key_id;                 /* "algorithm:id", NULL when nothing was left */
+	char *json;
+	bool fallback;
+};
+/* Claim one key per entry, in one transaction; out has n entries
+ * (release with store_key_claimed_clear). */
+enum store_result store_keys_claim(struct store *st, const struct store_key_claim *claims,
+                                   size_t n, struct store_key_claimed *out);
+void store_key_claimed_clear(struct store_key_claimed *out, size_t n);
+
+/* Cross-signing keys, indexed by usage. */
+enum store_xsign_usage {
+	STORE_XSIGN_MASTER = 0,
+	STORE_XSIGN_SELF_SIGNING,
+	STORE_XSIGN_USER_SIGNING,
+	STORE_XSIGN_COUNT
+};
+struct store_cross_signing {
+	char *json[STORE_XSIGN_COUNT];        /* canonical key object, NULL if none */
+	char *public_key[STORE_XSIGN_COUNT];  /* its unpadded base64 ed25519 key */
+};
+void store_cross_signing_clear(struct store_cross_signing *c);
+/* STORE_OK with every entry NULL for a user who has none. */
+enum store_result store_cross_signing_get(struct store *st, const char *user_id,
+                                          struct store_cross_signing *out);
+/* Set the keys whose json[i] is not NULL (with public_key[i]). With
+ * only_if_no_master, STORE_CONFLICT if the user already has a master key
+ * (the first upload needs no UIA; a racing second one must not slip in). */
+enum store_result store_cross_signing_put(struct store *st, const char *user_id,
+                                          const char *const json[STORE_XSIGN_COUNT],
+                                          const char *const public_key[STORE_XSIGN_COUNT],
+                                          bool only_if_no_master, int64_t *stream_out);
+
+struct store_key_signature {
+	char *target_key_id;          /* a device ID or a cross-signing public key */
+	char *signer_user;
+	char *signer_key_id;          /* "ed25519:..." */
+	char *signature;              /* unpadded base64 */
+};
+struct store_key_signature_list {
+	struct store_key_signature *items;
+	size_t n;
+};
+void store_key_signature_list_clear(struct store_key_signature_list *l);
+/* Record signatures of target_user's keys (already verified), replacing
+ * one by the same signer key; one device-list change for target_user. */
+enum store_result store_key_signatures_add(struct store *st, const char *target_user,
+                                           const struct store_key_signature *sigs, size_t n,
+                                           int64_t *stream_out);
+enum store_result store_key_signatures_get(struct store *st, const char *target_user,
+                                           struct store_key_signature_list *out);
+
+/* Users whose devices or keys changed with since < position <= to,
+ * distinct, in byte order, at most STORE_DEVICE_LIST_CHANGES_MAX (free
+ * with store_room_ids_free). */
+enum store_result store_device_list_changes(struct store *st, int64_t since, int64_t to,
+                                            char ***users_out, size_t *n_out);
+/* The device-list stream's highest position (0 if none; -1 on failure). */
+int64_t store_device_list_stream_max(struct store *st);
+
 #endif

@@ -178,6 +178,31 @@ struct store_backend {
 	 * front; the term is the user's text, quoted by the back end */
 	enum store_result (*events_search)(void *h, const struct store_search_query *q,
 	                                   struct store_search_hit_list *out);
+
+	/* end-to-end encryption keys (store_keys.c): arguments and bounds
+	 * checked by the front; out arrays sized by the front */
+	enum store_result (*keys_upload)(void *h, const struct store_keys_upload *u,
+	                                 enum store_keys_refusal *refusal, int64_t *stream_out);
+	enum store_result (*keys_counts)(void *h, const char *user_id, const char *device_id,
+	                                 struct store_key_counts *out);
+	enum store_result (*device_keys_get)(void *h, const char *user_id, const char *device_id,
+	                                     struct store_device_keys_list *out);
+	enum store_result (*keys_claim)(void *h, const struct store_key_claim *claims, size_t n,
+	                                struct store_key_claimed *out);
+	enum store_result (*cross_signing_get)(void *h, const char *user_id,
+	                                       struct store_cross_signing *out);
+	enum store_result (*cross_signing_put)(void *h, const char *user_id,
+	                                       const char *const json[STORE_XSIGN_COUNT],
+	                                       const char *const public_key[STORE_XSIGN_COUNT],
+	                                       bool only_if_no_master, int64_t *stream_out);
+	enum store_result (*key_signatures_add)(void *h, const char *target_user,
+	                                        const struct store_key_signature *sigs, size_t n,
+	                                        int64_t *stream_out);
+	enum store_result (*key_signatures_get)(void *h, const char *target_user,
+	                                        struct store_key_signature_list *out);
+	enum store_result (*device_list_changes)(void *h, int64_t since, int64_t to,
+	                                         char ***users_out, size_t *n_out);
+	enum store_result (*device_list_stream_max)(void *h, int64_t *out);
 };
 
 /* The front's ID checks, shared so that a back end can check IDs it loads

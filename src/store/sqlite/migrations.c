@@ -248,6 +248,75 @@ static const char *const sqlite_migrations[] = {
 	 * remove_diacritics 2 folds case and accents ("cafe" finds "café"). */
 	"CREATE VIRTUAL TABLE event_search USING fts5("
 	"  text, key UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');",
+
+	/* 8: end-to-end encryption keys (keys feature, sqlite_keys.c).
+	 * - device_keys: one signed device-keys object per device (canonical
+	 *   JSON) and its identity ({algorithms, keys}), which a re-upload may
+	 *   not change.
+	 * - one_time_keys: a rowid table so that a claim deletes exactly the
+	 *   row it picked (DELETE ... WHERE rowid = (SELECT ...) RETURNING).
+	 * - fallback_keys: one per (device, algorithm), with its used flag.
+	 * - cross_signing_keys: master / self_signing / user_signing per user,
+	 *   with the public key the others are checked against.
+	 * - key_signatures: signatures uploaded later (POST
+	 *   /keys/signatures/upload), merged into what /keys/query serves;
+	 *   target_key_id is a device ID or a cross-signing public key.
+	 * - device_list_changes: the device-list stream (sync token field
+	 *   device_lists): one row per change of a user's devices or keys.
+	 * - devices_delete_keys: deleting a device (logout, DELETE /devices,
+	 *   deactivation) takes its keys with it and records a change, in the
+	 *   deleting statement itself, so no delete path can forget it. */
+	"CREATE TABLE device_keys ("
+	"  user_id TEXT NOT NULL,"
+	"  device_id TEXT NOT NULL,"
+	"  json TEXT NOT NULL,"
+	"  identity TEXT NOT NULL,"
+	"  PRIMARY KEY (user_id, device_id)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE one_time_keys ("
+	"  user_id TEXT NOT NULL,"
+	"  device_id TEXT NOT NULL,"
+	"  algorithm TEXT NOT NULL,"
+	"  key_id TEXT NOT NULL,"
+	"  json TEXT NOT NULL,"
+	"  UNIQUE (user_id, device_id, algorithm, key_id)"
+	");"
+	"CREATE TABLE fallback_keys ("
+	"  user_id TEXT NOT NULL,"
+	"  device_id TEXT NOT NULL,"
+	"  algorithm TEXT NOT NULL,"
+	"  key_id TEXT NOT NULL,"
+	"  json TEXT NOT NULL,"
+	"  used INTEGER NOT NULL DEFAULT 0 CHECK (used IN (0, 1)),"
+	"  PRIMARY KEY (user_id, device_id, algorithm)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE cross_signing_keys ("
+	"  user_id TEXT NOT NULL,"
+	"  usage TEXT NOT NULL CHECK (usage IN ('master', 'self_signing', 'user_signing')),"
+	"  json TEXT NOT NULL,"
+	"  public_key TEXT NOT NULL,"
+	"  PRIMARY KEY (user_id, usage)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE key_signatures ("
+	"  target_user TEXT NOT NULL,"
+	"  target_key_id TEXT NOT NULL,"
+	"  signer_user TEXT NOT NULL,"
+	"  signer_key_id TEXT NOT NULL,"
+	"  signature TEXT NOT NULL,"
+	"  PRIMARY KEY (target_user, target_key_id, signer_user, signer_key_id)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE device_list_changes ("
+	"  stream INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  user_id TEXT NOT NULL"
+	");"
+	"CREATE TRIGGER devices_delete_keys AFTER DELETE ON devices BEGIN"
+	"  DELETE FROM device_keys WHERE user_id = old.user_id AND device_id = old.device_id;"
+	"  DELETE FROM one_time_keys WHERE user_id = old.user_id AND device_id = old.device_id;"
+	"  DELETE FROM fallback_keys WHERE user_id = old.user_id AND device_id = old.device_id;"
+	"  DELETE FROM key_signatures WHERE target_user = old.user_id "
+	"    AND target_key_id = old.device_id;"
+	"  INSERT INTO device_list_changes (user_id) VALUES (old.user_id);"
+	"END;",
 };
 
 const int sqlite_migration_count =

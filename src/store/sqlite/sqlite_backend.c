@@ -254,4 +254,16 @@ const struct store_backend store_backend_sqlite = {
 	.relations_children = sqlite_relations_children,
 	.relations_aggregate = sqlite_relations_aggregate,
 	.room_threads = sqlite_room_threads,
+
+	/* end-to-end encryption keys */
+	.keys_upload = sqlite_keys_upload,
+	.keys_counts = sqlite_keys_counts,
+	.device_keys_get = sqlite_device_keys_get,
+	.keys_claim = sqlite_keys_claim,
+	.cross_signing_get = sqlite_cross_signing_get,
+	.cross_signing_put = sqlite_cross_signing_put,
+	.key_signatures_add = sqlite_key_signatures_add,
+	.key_signatures_get = sqlite_key_signatures_get,
+	.device_list_changes = sqlite_device_list_changes,
+	.device_list_stream_max = sqlite_device_list_stream_max,
 };

@@ -412,6 +412,70 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 		"WHERE e.room_id = ?1 AND (?3 = 0 OR t.latest < ?3) "
 		"AND (?2 IS NULL OR t.part = 1 OR e.sender = ?2) "
 		"ORDER BY t.latest DESC LIMIT ?4",
+
+	/* ---- end-to-end encryption keys (sqlite_keys.c) ---- */
+	[SQ_KEYS_DEVICE_EXISTS] = "SELECT 1 FROM devices WHERE user_id = ?1 AND device_id = ?2",
+	[SQ_KEYS_DEVICE_IDENTITY] =
+		"SELECT identity, json FROM device_keys WHERE user_id = ?1 AND device_id = ?2",
+	[SQ_KEYS_DEVICE_UPSERT] =
+		"INSERT INTO device_keys (user_id, device_id, json, identity) VALUES (?1, ?2, ?3, ?4) "
+		"ON CONFLICT (user_id, device_id) DO UPDATE SET json = excluded.json",
+	/* only devices that exist (the trigger keeps them in step; the join
+	 * also gives the display name /keys/query serves in unsigned) */
+	[SQ_KEYS_DEVICE_LIST] =
+		"SELECT k.device_id, k.json, d.display_name FROM device_keys AS k "
+		"JOIN devices AS d ON d.user_id = k.user_id AND d.device_id = k.device_id "
+		"WHERE k.user_id = ?1 AND (?2 IS NULL OR k.device_id = ?2) ORDER BY k.device_id",
+	[SQ_KEYS_OTK_GET] =
+		"SELECT json FROM one_time_keys WHERE user_id = ?1 AND device_id = ?2 "
+		"AND algorithm = ?3 AND key_id = ?4",
+	[SQ_KEYS_OTK_INSERT] =
+		"INSERT INTO one_time_keys (user_id, device_id, algorithm, key_id, json) "
+		"VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQ_KEYS_OTK_TOTAL] =
+		"SELECT COUNT(*) FROM one_time_keys WHERE user_id = ?1 AND device_id = ?2",
+	[SQ_KEYS_OTK_COUNTS] =
+		"SELECT algorithm, COUNT(*) FROM one_time_keys WHERE user_id = ?1 AND device_id = ?2 "
+		"GROUP BY algorithm ORDER BY algorithm",
+	/* take exactly one key: the row picked is the row deleted */
+	[SQ_KEYS_OTK_CLAIM] =
+		"DELETE FROM one_time_keys WHERE rowid = (SELECT rowid FROM one_time_keys "
+		"WHERE user_id = ?1 AND device_id = ?2 AND algorithm = ?3 ORDER BY key_id LIMIT 1) "
+		"RETURNING key_id, json",
+	/* the same key again keeps its used flag; another key is unused */
+	[SQ_KEYS_FALLBACK_UPSERT] =
+		"INSERT INTO fallback_keys (user_id, device_id, algorithm, key_id, json, used) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, 0) ON CONFLICT (user_id, device_id, algorithm) "
+		"DO UPDATE SET key_id = excluded.key_id, json = excluded.json, used = 0 "
+		"WHERE key_id <> excluded.key_id OR json <> excluded.json",
+	[SQ_KEYS_FALLBACK_CLAIM] =
+		"UPDATE fallback_keys SET used = 1 WHERE user_id = ?1 AND device_id = ?2 "
+		"AND algorithm = ?3 RETURNING key_id, json",
+	[SQ_KEYS_FALLBACK_UNUSED] =
+		"SELECT algorithm FROM fallback_keys WHERE user_id = ?1 AND device_id = ?2 "
+		"AND used = 0 ORDER BY algorithm",
+	[SQ_KEYS_CHANGE_INSERT] =
+		"INSERT INTO device_list_changes (user_id) VALUES (?1) RETURNING stream",
+	[SQ_KEYS_CHANGES] =
+		"SELECT DISTINCT user_id FROM device_list_changes WHERE stream > ?1 AND stream <= ?2 "
+		"ORDER BY user_id LIMIT ?3",
+	[SQ_KEYS_CHANGES_MAX] = "SELECT COALESCE(MAX(stream), 0) FROM device_list_changes",
+	[SQ_XSIGN_GET] =
+		"SELECT usage, json, public_key FROM cross_signing_keys WHERE user_id = ?1",
+	[SQ_XSIGN_MASTER_EXISTS] =
+		"SELECT 1 FROM cross_signing_keys WHERE user_id = ?1 AND usage = 'master'",
+	[SQ_XSIGN_UPSERT] =
+		"INSERT INTO cross_signing_keys (user_id, usage, json, public_key) "
+		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id, usage) "
+		"DO UPDATE SET json = excluded.json, public_key = excluded.public_key",
+	[SQ_KEYSIG_UPSERT] =
+		"INSERT INTO key_signatures (target_user, target_key_id, signer_user, signer_key_id, "
+		"signature) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT "
+		"(target_user, target_key_id, signer_user, signer_key_id) "
+		"DO UPDATE SET signature = excluded.signature",
+	[SQ_KEYSIG_GET] =
+		"SELECT target_key_id, signer_user, signer_key_id, signature FROM key_signatures "
+		"WHERE target_user = ?1 ORDER BY target_key_id, signer_user, signer_key_id LIMIT 10000",
 };
 
 /* Settings of the writer connection. synchronous=FULL in WAL mode syncs

@@ -146,6 +146,28 @@ enum sqlite_stmt_id {
 	SQ_THREAD_TOTALS,
 	SQ_ROOM_THREADS,
 
+	/* end-to-end encryption keys (sqlite_keys.c) */
+	SQ_KEYS_DEVICE_EXISTS,
+	SQ_KEYS_DEVICE_IDENTITY,
+	SQ_KEYS_DEVICE_UPSERT,
+	SQ_KEYS_DEVICE_LIST,
+	SQ_KEYS_OTK_GET,
+	SQ_KEYS_OTK_INSERT,
+	SQ_KEYS_OTK_TOTAL,
+	SQ_KEYS_OTK_COUNTS,
+	SQ_KEYS_OTK_CLAIM,
+	SQ_KEYS_FALLBACK_UPSERT,
+	SQ_KEYS_FALLBACK_CLAIM,
+	SQ_KEYS_FALLBACK_UNUSED,
+	SQ_KEYS_CHANGE_INSERT,
+	SQ_KEYS_CHANGES,
+	SQ_KEYS_CHANGES_MAX,
+	SQ_XSIGN_GET,
+	SQ_XSIGN_MASTER_EXISTS,
+	SQ_XSIGN_UPSERT,
+	SQ_KEYSIG_UPSERT,
+	SQ_KEYSIG_GET,
+
 	SQ_COUNT
 };
 
@@ -416,5 +438,30 @@ enum store_result sqlite_search_unindex(struct sqlite_conn *w, const char *redac
                                         const char *room_id);
 enum store_result sqlite_events_search(void *h, const struct store_search_query *q,
                                        struct store_search_hit_list *out);
+
+/* ---- end-to-end encryption keys (sqlite_keys.c) ----------------------- */
+
+enum store_result sqlite_keys_upload(void *h, const struct store_keys_upload *u,
+                                     enum store_keys_refusal *refusal, int64_t *stream_out);
+enum store_result sqlite_keys_counts(void *h, const char *user_id, const char *device_id,
+                                     struct store_key_counts *out);
+enum store_result sqlite_device_keys_get(void *h, const char *user_id, const char *device_id,
+                                         struct store_device_keys_list *out);
+enum store_result sqlite_keys_claim(void *h, const struct store_key_claim *claims, size_t n,
+                                    struct store_key_claimed *out);
+enum store_result sqlite_cross_signing_get(void *h, const char *user_id,
+                                           struct store_cross_signing *out);
+enum store_result sqlite_cross_signing_put(void *h, const char *user_id,
+                                           const char *const json[STORE_XSIGN_COUNT],
+                                           const char *const public_key[STORE_XSIGN_COUNT],
+                                           bool only_if_no_master, int64_t *stream_out);
+enum store_result sqlite_key_signatures_add(void *h, const char *target_user,
+                                            const struct store_key_signature *sigs, size_t n,
+                                            int64_t *stream_out);
+enum store_result sqlite_key_signatures_get(void *h, const char *target_user,
+                                            struct store_key_signature_list *out);
+enum store_result sqlite_device_list_changes(void *h, int64_t since, int64_t to,
+                                             char ***users_out, size_t *n_out);
+enum store_result sqlite_device_list_stream_max(void *h, int64_t *out);
 
 #endif
