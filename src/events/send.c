@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "events/build.h"
 #include "events/events_internal.h"
+#include "events/relations.h"
 #include "json/canonical.h"
 #include "rooms/auth.h"
 #include "rooms/redact.h"
@@ -34,6 +35,7 @@ static void row_fill(struct store_event_new *row, const json_t *ev, const struct
 	row->prev_content = prev_content;
 	if (row->state_key && strcmp(row->type, "m.room.member") == 0)
 		row->membership = json_string_value(json_object_get(content, "membership"));
+	events_relation_of(content, &row->rel_type, &row->relates_to);   /* relations */
 }
 
 /* The previous content of the state entry an event replaces, as text. */
@@ -101,6 +103,9 @@ int events_send(struct events_ctx *ctx, const char *room_id, const char *sender,
 	if (txn_id && store_txn_get(ctx->store, sender, device_id, txn_id, event_id_out) ==
 	    STORE_OK)
 		return 0;   /* a retried transaction: same answer, nothing sent */
+	/* relations: a thread may not start off an event with a relation */
+	if (events_relation_check(ctx->store, room_id, spec->content, err) != 0)
+		return -1;
 	e = room_cache_acquire(ctx, room_id, err);
 	if (!e)
 		return -1;

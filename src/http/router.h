@@ -55,6 +55,8 @@ enum route_ledger {
 	LEDGER_MEMBERS,
 	LEDGER_MESSAGES,
 	LEDGER_PUBLIC_ROOMS,     /* the published room directory (directory feature) */
+	LEDGER_RELATIONS,        /* children of an event, thread lists (relations feature) */
+	LEDGER_CONTEXT,          /* events around an event (relations feature) */
 };
 
 typedef void (*route_handler)(struct request *req);

@@ -113,6 +113,11 @@ void api_presence_put(struct request *req);
 struct store_presence;
 json_t *presence_content(const struct store_presence *p, int64_t now_ms);
 
+/* relations.c, context.c: relations, threads, event context */
+void api_room_relations(struct request *req);
+void api_room_threads(struct request *req);
+void api_room_context(struct request *req);
+
 /* session.c: a new login session (device + tokens) for user_id, written
  * into out as the spec's login/register response fields (user_id,
  * access_token, device_id, refresh_token, expires_in_ms). device_id NULL

@@ -12,6 +12,7 @@
 #include "api/client/handlers.h"
 #include "api/client/rooms_util.h"
 #include "events/events.h"
+#include "events/relations.h"
 #include "security/served.h"
 #include "store/store.h"
 #include "sync/filter.h"
@@ -165,6 +166,10 @@ void api_room_messages(struct request *req)
 	senders = json_object();
 	body = json_pack("{s:s,s:o}", "start", start, "chunk",
 	                 messages_chunk(req, &l, a.filter, senders));
+	/* relations: bundled aggregations on the chunk; a store failure only
+	 * leaves them out */
+	events_bundle_aggregations(app->store, &v, SERVED_MESSAGES, room_id,
+	                           json_object_get(body, "chunk"));
 	if (has_end)
 		json_object_set_new(body, "end", json_string(end));
 	if (a.filter && filter_part_lazy_load_members(a.filter))

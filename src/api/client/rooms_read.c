@@ -10,6 +10,7 @@
 #include "api/client/handlers.h"
 #include "api/client/rooms_util.h"
 #include "events/events.h"
+#include "events/relations.h"
 #include "security/served.h"
 #include "store/store.h"
 #include "sync/filter.h"
@@ -130,6 +131,7 @@ void api_room_event_get(struct request *req)
 {
 	struct store_event_list l = { 0 };
 	struct served_viewer v = viewer_of(req);
+	json_t *ev;
 
 	l.items = calloc(1, sizeof(*l.items));
 	if (!l.items || store_event_get(APP(req)->store, req_param(req, 1), &l.items[0]) !=
@@ -148,8 +150,12 @@ void api_room_event_get(struct request *req)
 		res_error(req, 404, "M_NOT_FOUND", "Event not found");
 		return;
 	}
-	res_json(req, 200, event_client_format(&l.items[0], req->auth.user_id,
-	                                       req->auth.device_id, time_now_ms()));
+	ev = event_client_format(&l.items[0], req->auth.user_id, req->auth.device_id,
+	                         time_now_ms());
+	/* relations: bundled aggregations; a store failure only leaves them out */
+	if (ev)
+		events_bundle_aggregations(APP(req)->store, &v, SERVED_EVENT, req_param(req, 0), ev);
+	res_json(req, 200, ev);
 	store_event_list_clear(&l);
 }
 

@@ -5,6 +5,7 @@
 #include "api/app.h"
 #include "api/client/sync_internal.h"
 #include "events/events.h"
+#include "events/relations.h"
 #include "security/served.h"
 #include "store/store.h"
 #include "sync/filter.h"
@@ -202,6 +203,15 @@ int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_
 	                 "account_data", "events", account_data ? json_incref(account_data)
 	                                                          : json_array());
 	ephemeral = NULL;   /* taken by json_pack */
+	if (limited) {
+		/* relations: bundled aggregations "when the relevant section has a
+		 * limited value of true" (Aggregations of child events); a store
+		 * failure only leaves them out */
+		struct served_viewer v = { c->p->user_id, c->p->device_id, c->p->ip,
+		                           c->p->user_agent };
+		events_bundle_aggregations(c->app->store, &v, SERVED_SYNC, room_id,
+		                           json_object_get(json_object_get(room, "timeline"), "events"));
+	}
 	if (full)
 		json_object_set_new(room, "summary", room_summary(c, room_id));
 	json_object_set_new(room, "unread_notifications", sync_unread_counts(c, room_id));
