@@ -123,6 +123,9 @@ const struct route api_routes[] = {
 	ROW(PFX_CLIENT_V1, HTTP_GET, "/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}", api_room_relations, AUTH_REQUIRED, RL_NONE, LEDGER_RELATIONS),
 	ROW(PFX_CLIENT_V1, HTTP_GET, "/rooms/{roomId}/threads", api_room_threads, AUTH_REQUIRED, RL_CLIENT, LEDGER_RELATIONS),
 	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/context/{eventId}", api_room_context, AUTH_REQUIRED, RL_CLIENT, LEDGER_CONTEXT),
+
+	/* server-side search */
+	ROW(PFX_CLIENT, HTTP_POST, "/search", api_search, AUTH_REQUIRED, RL_CLIENT, LEDGER_SEARCH),
 };
 
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);

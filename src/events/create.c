@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "events/build.h"
 #include "events/events_internal.h"
+#include "events/search_text.h"
 #include "rooms/room_version.h"
 #include "rooms/state_map.h"
 #include "store/store.h"
@@ -112,9 +113,15 @@ static int create_persist(struct create_run *run, struct event_error *err)
 {
 	struct store_room_new room = { run->room_id, run->rv->id, run->sender, run->now };
 	int64_t *streams = calloc(run->n, sizeof(*streams));
+	/* search feature: the texts /search may find; none at all when the
+	 * initial state encrypts the room */
+	char **search = calloc(run->n, sizeof(*search));
+	bool encrypted = state_map_get(run->state, "m.room.encryption", "") != NULL;
 	enum store_result r;
 
-	if (!streams) {
+	if (!streams || !search) {
+		free(streams);
+		free(search);
 		event_error_set(err, 500, "M_UNKNOWN", "Out of memory");
 		return -1;
 	}
@@ -136,9 +143,14 @@ static int create_persist(struct create_run *run, struct event_error *err)
 		if (sk && strcmp(row->type, "m.room.member") == 0)
 			row->membership = json_string_value(
 			    json_object_get(json_object_get(ev, "content"), "membership"));
+		search[i] = event_search_text(ev, encrypted, &row->search_key);
+		row->search_text = search[i];
 	}
 	r = store_events_persist(run->ctx->store, &room, run->rows, run->n, streams);
 	free(streams);
+	for (size_t i = 0; i < run->n; i++)
+		free(search[i]);
+	free(search);
 	if (r != STORE_OK) {
 		event_error_set(err, 500, "M_UNKNOWN", "Could not store the room");
 		return -1;

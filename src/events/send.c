@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "events/build.h"
 #include "events/events_internal.h"
+#include "events/search_text.h"
 #include "events/relations.h"
 #include "json/canonical.h"
 #include "rooms/auth.h"
@@ -94,7 +95,7 @@ int events_send(struct events_ctx *ctx, const char *room_id, const char *sender,
 	struct event_built b = { 0 };
 	struct store_event_new row;
 	json_t *ev = NULL;
-	char *prev = NULL, *redacted = NULL;
+	char *prev = NULL, *redacted = NULL, *search = NULL;
 	int64_t stream = 0;
 	enum store_result r;
 	int ret = -1;
@@ -126,6 +127,11 @@ int events_send(struct events_ctx *ctx, const char *room_id, const char *sender,
 	row_fill(&row, ev, &b, room_id, prev);
 	row.txn_id = txn_id;
 	row.txn_device_id = txn_id ? device_id : NULL;
+	/* search feature: what /search may find of it; nothing once the room
+	 * is encrypted (m.room.encryption in its current state) */
+	search = event_search_text(ev, state_map_get(e->state, "m.room.encryption", "") != NULL,
+	                           &row.search_key);
+	row.search_text = search;
 	if (spec->redacts) {
 		redacted = redacted_target_json(ctx, e->rv, room_id, spec->redacts);
 		if (redacted) {
@@ -163,5 +169,6 @@ out:
 	event_built_clear(&b);
 	free(prev);
 	free(redacted);
+	free(search);
 	return ret;
 }

@@ -57,6 +57,7 @@ enum route_ledger {
 	LEDGER_PUBLIC_ROOMS,     /* the published room directory (directory feature) */
 	LEDGER_RELATIONS,        /* children of an event, thread lists (relations feature) */
 	LEDGER_CONTEXT,          /* events around an event (relations feature) */
+	LEDGER_SEARCH,           /* server-side search results (search feature) */
 };
 
 typedef void (*route_handler)(struct request *req);

@@ -118,6 +118,9 @@ void api_room_relations(struct request *req);
 void api_room_threads(struct request *req);
 void api_room_context(struct request *req);
 
+/* search.c, search_results.c: server-side search */
+void api_search(struct request *req);
+
 /* session.c: a new login session (device + tokens) for user_id, written
  * into out as the spec's login/register response fields (user_id,
  * access_token, device_id, refresh_token, expires_in_ms). device_id NULL
