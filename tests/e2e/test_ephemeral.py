@@ -505,3 +505,46 @@ def test_typist_who_left_is_not_listed(server):
     assert bob.membership(room_id, "leave").status == 200
     typing = ephemeral(alice.sync(), room_id, "m.typing")
     assert typing[0]["content"]["user_ids"] == [carol.user_id]
+
+
+def test_private_receipt_through_read_markers(server):
+    """read_markers.yaml, m.read.private: "equivalent to calling
+    /receipt/m.read.private/..."; so the same privacy holds ("Servers MUST
+    NOT send the m.read.private receipt to any other user")."""
+    alice, bob = MatrixUser(server), MatrixUser(server)
+    room_id = shared_room(alice, bob)
+    e1 = alice.send(room_id, "one")
+    r = bob.call("POST", f"rooms/{room_path(room_id)}/read_markers",
+                 {"m.fully_read": e1, "m.read.private": e1})
+    assert r.status == 200, r
+    assert (e1, "m.read.private", bob.user_id) in receipts_of(bob.sync(), room_id)
+    assert receipts_of(alice.sync(), room_id) == {}
+
+
+def test_acknowledged_survives_restart(make_server):
+    """What a 200 acknowledged is durable: receipts, the fully read marker
+    and presence read back the same after a restart, and a sync token from
+    before the restart still works (its typing position is not ahead of
+    the restarted server's, so typing news is not skipped)."""
+    srv = make_server()
+    alice, bob = MatrixUser(srv), MatrixUser(srv)
+    room_id = shared_room(alice, bob)
+    e1 = alice.send(room_id, "one")
+    assert receipt_post(bob, room_id, e1).status == 200
+    assert receipt_post(bob, room_id, e1, "m.fully_read").status == 200
+    assert bob.call("PUT", f"presence/{room_path(bob.user_id)}/status",
+                    {"presence": "unavailable", "status_msg": "lunch"}).status == 200
+    since = alice.sync()["next_batch"]
+    assert srv.stop() == []
+    srv.start()
+    body = alice.sync()
+    assert (e1, "m.read", bob.user_id) in receipts_of(body, room_id)
+    ev = [e for e in body["presence"]["events"] if e["sender"] == bob.user_id]
+    assert ev and ev[0]["content"]["presence"] == "unavailable"
+    assert ev[0]["content"]["status_msg"] == "lunch"
+    r = bob.call("GET", f"user/{room_path(bob.user_id)}/rooms/{room_path(room_id)}"
+                 "/account_data/m.fully_read")
+    assert r.status == 200 and r.json == {"event_id": e1}
+    assert typing_put(bob, room_id, True).status == 200
+    body, _ = sync_until(alice, since, lambda b: ephemeral(b, room_id, "m.typing"))
+    assert ephemeral(body, room_id, "m.typing")[0]["content"]["user_ids"] == [bob.user_id]
