@@ -16,7 +16,8 @@
  * user's private receipt is never returned; presence put/get/clear and
  * who may see it (own, joined co-members; not invitees, not those who
  * left, not strangers); both streams survive a reopen; arguments breaking
- * the contract are refused; planted bad rows are refused on load.
+ * the contract are refused; planted bad rows are refused on load; and
+ * every statement of this feature uses an index (EXPLAIN QUERY PLAN).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,7 +31,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
+#include "store/store_backend.h"
 
 #define ROOM_A "!a:example.org"
 #define ROOM_B "!b:example.org"
@@ -463,6 +466,46 @@ static void test_presence_visibility(void **state)
 	expect_visible(f->st, DAVE, pb, 0, CAROL " online;" DAVE " offline;");
 }
 
+/* No statement of this feature scans a table: each is planned with an
+ * index (or a primary key) on a database that has every table. */
+static void test_queries_use_indexes(void **state)
+{
+	struct fixture *f = *state;
+	static const enum sqlite_stmt_id ids[] = {
+		SQ_RECEIPT_EVENT_STREAM, SQ_RECEIPTS_NEXT, SQ_RECEIPT_UPSERT, SQ_RECEIPTS_ROOM,
+		SQ_RECEIPTS_MAX, SQ_PRESENCE_NEXT, SQ_PRESENCE_UPSERT, SQ_PRESENCE_GET,
+		SQ_PRESENCE_VISIBLE, SQ_PRESENCE_MAX,
+	};
+	struct sqlite_conn *c;
+	sqlite3 *db = NULL;
+	void *h;
+
+	create_room(f->st, ROOM_A, ALICE);
+	assert_string_equal(store_backend_of(f->st, &h)->name, "sqlite");
+	c = sqlite_reader_get(h);
+	assert_non_null(c);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		sqlite3_stmt *stmt = sqlite_stmt_get(c, ids[i]), *plan = NULL;
+		char sql[8192];
+
+		if (stmt == NULL)
+			fail_msg("statement %d does not prepare", (int)ids[i]);
+		snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", sqlite3_sql(stmt));
+		sqlite_stmt_put(c, ids[i], stmt);
+		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &plan, NULL), SQLITE_OK);
+		while (sqlite3_step(plan) == SQLITE_ROW) {
+			const char *detail = (const char *)sqlite3_column_text(plan, 3);
+
+			if (strncmp(detail, "SCAN ", 5) == 0 &&
+			    strncmp(detail, "SCAN CONSTANT ROW", 17) != 0)
+				fail_msg("statement %d scans: %s\n%s", (int)ids[i], detail, sql);
+		}
+		sqlite3_finalize(plan);
+	}
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -481,6 +524,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_presence_refused, fixture_setup,
 		                                fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_presence_visibility, fixture_setup,
+		                                fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_queries_use_indexes, fixture_setup,
 		                                fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
