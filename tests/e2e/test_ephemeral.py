@@ -548,3 +548,47 @@ def test_acknowledged_survives_restart(make_server):
     assert typing_put(bob, room_id, True).status == 200
     body, _ = sync_until(alice, since, lambda b: ephemeral(b, room_id, "m.typing"))
     assert ephemeral(body, room_id, "m.typing")[0]["content"]["user_ids"] == [bob.user_id]
+
+
+def test_threaded_receipt_must_match_the_thread(server):
+    """receipts.yaml 400: "The event_id is not related to the thread_id."
+    An event in a thread (rel_type m.thread, Threading) is not in the main
+    timeline, nor in another thread; under its own root it is accepted,
+    and so is the root itself under "main" ("Thread roots are considered
+    to be in the main timeline", Threaded read receipts)."""
+    alice, bob = MatrixUser(server), MatrixUser(server)
+    room_id = shared_room(alice, bob)
+    root = alice.send(room_id, "root")
+    other_root = alice.send(room_id, "other root")
+    reply = alice.send(room_id, content={
+        "msgtype": "m.text", "body": "in thread",
+        "m.relates_to": {"rel_type": "m.thread", "event_id": root}})
+    assert_error(receipt_post(bob, room_id, reply, body={"thread_id": "main"}), 400,
+                 "M_INVALID_PARAM")
+    assert_error(receipt_post(bob, room_id, reply, body={"thread_id": other_root}), 400,
+                 "M_INVALID_PARAM")
+    assert_error(receipt_post(bob, room_id, reply, body={"thread_id": "thread-1"}), 400,
+                 "M_INVALID_PARAM")
+    assert receipt_post(bob, room_id, reply, body={"thread_id": root}).status == 200
+    assert receipt_post(bob, room_id, root, body={"thread_id": "main"}).status == 200
+    seen = receipts_of(alice.sync(), room_id)
+    assert seen[(reply, "m.read", bob.user_id)]["thread_id"] == root
+    assert seen[(root, "m.read", bob.user_id)]["thread_id"] == "main"
+
+
+def test_malformed_ids_and_oversized_status(server):
+    """Size limits (Client-Server API): event IDs "MUST NOT exceed 255
+    bytes" and have the `$` sigil (Appendices, Event IDs); a status message
+    larger than the server keeps is refused, not truncated."""
+    alice, bob = MatrixUser(server), MatrixUser(server)
+    room_id = shared_room(alice, bob)
+    assert_error(receipt_post(bob, room_id, "not-an-event"), 400, "M_INVALID_PARAM")
+    assert_error(receipt_post(bob, room_id, "$" + "e" * 300), 400, "M_INVALID_PARAM")
+    r = bob.call("POST", f"rooms/{room_path(room_id)}/read_markers",
+                 {"m.fully_read": "x" * 10})
+    assert_error(r, 400, "M_INVALID_PARAM")
+    r = bob.call("PUT", f"presence/{room_path(bob.user_id)}/status",
+                 {"presence": "online", "status_msg": "m" * 70000})
+    assert r.status in (400, 413) and r.errcode == "M_TOO_LARGE", r
+    r = bob.call("GET", f"presence/{room_path(bob.user_id)}/status")
+    assert r.status == 200 and "status_msg" not in r.json, r
