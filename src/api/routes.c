@@ -59,6 +59,9 @@ const struct route api_routes[] = {
 	ROW(PFX_CLIENT, HTTP_PUT, "/user/{userId}/rooms/{roomId}/account_data/{type}", api_account_data_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_GET, "/user/{userId}/rooms/{roomId}/account_data/{type}", api_account_data_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 
+	/* to-device messages */
+	ROW(PFX_CLIENT, HTTP_PUT, "/sendToDevice/{eventType}/{txnId}", api_send_to_device, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+
 	/* push rules */
 	ROW(PFX_CLIENT, HTTP_GET, "/pushrules/", api_pushrules_get_all, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_GET, "/pushrules", api_pushrules_get_all, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),

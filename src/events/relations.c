@@ -13,6 +13,7 @@
 #define REL_REPLACE "m.replace"
 #define REL_THREAD "m.thread"
 #define REL_REFERENCE "m.reference"
+#define REL_ANNOTATION "m.annotation"
 
 /* What the visibility rounds know about each child of an aggregation. */
 enum child_seen { CHILD_UNCHECKED = 0, CHILD_VISIBLE, CHILD_HIDDEN };
@@ -62,8 +63,32 @@ void events_relation_of(const json_t *content, const char **rel_type, const char
 	}
 }
 
-int events_relation_check(struct store *st, const char *room_id, const json_t *content,
-                          struct event_error *err)
+/* A second identical annotation by the same sender: 400. */
+static int annotation_check(struct store *st, const char *room_id, const char *sender,
+                            const char *type, const char *parent_id, const json_t *content,
+                            struct event_error *err)
+{
+	const char *key = plain_string(json_object_get(json_object_get(content, "m.relates_to"),
+	                                               "key"));
+	enum store_result r;
+
+	if (key == NULL || strlen(key) > STORE_TEXT_MAX)
+		return 0;   /* no key to compare: nothing the rule can match */
+	r = store_annotation_exists(st, room_id, parent_id, sender, type, key);
+	if (r == STORE_OK) {
+		event_error_set(err, 400, "M_DUPLICATE_ANNOTATION",
+		                "You already sent this annotation to this event");
+		return -1;
+	}
+	if (r != STORE_NOT_FOUND) {
+		event_error_set(err, 500, "M_UNKNOWN", "Could not read the annotations");
+		return -1;
+	}
+	return 0;
+}
+
+int events_relation_check(struct store *st, const char *room_id, const char *sender,
+                          const char *type, const json_t *content, struct event_error *err)
 {
 	const char *rel_type, *parent_id, *parent_rel, *parent_parent;
 	struct store_event parent = { 0 };
@@ -72,6 +97,8 @@ int events_relation_check(struct store *st, const char *room_id, const json_t *c
 	int ret = 0;
 
 	events_relation_of(content, &rel_type, &parent_id);
+	if (rel_type != NULL && strcmp(rel_type, REL_ANNOTATION) == 0)
+		return annotation_check(st, room_id, sender, type, parent_id, content, err);
 	if (rel_type == NULL || strcmp(rel_type, REL_THREAD) != 0)
 		return 0;
 	r = store_event_get(st, parent_id, &parent);

@@ -38,13 +38,20 @@ struct event_error;
  * Forming relationships between events). */
 void events_relation_of(const json_t *content, const char **rel_type, const char **relates_to);
 
-/* Send-time rules for a relation from a local client, before the event is
- * built: "Servers SHOULD reject client requests which attempt to start a
- * thread off an event with an m.relates_to property" (Threading,
- * Validation of m.thread relationships): 400 M_UNKNOWN. 0 if the content
- * may be sent, -1 with err set otherwise (or 500 on a store failure). */
-int events_relation_check(struct store *st, const char *room_id, const json_t *content,
-                          struct event_error *err);
+/* Send-time rules for a relation from a local client, checked under the
+ * room's lock (so two racing sends cannot both pass), before the event is
+ * built:
+ * - "Servers SHOULD reject client requests which attempt to start a thread
+ *   off an event with an m.relates_to property" (Threading, Validation of
+ *   m.thread relationships): 400 M_UNKNOWN;
+ * - "Homeservers should prevent users from sending a second annotation for
+ *   a given event with identical event type and annotation key (unless the
+ *   first event has been redacted)" (Event annotations): 400
+ *   M_DUPLICATE_ANNOTATION.
+ * 0 if the event may be sent, -1 with err set otherwise (500 on a store
+ * failure). */
+int events_relation_check(struct store *st, const char *room_id, const char *sender,
+                          const char *type, const json_t *content, struct event_error *err);
 
 /* Add unsigned["m.relations"] to each client-format event of `events` (a
  * JSON array, or one event object) of room_id that has an event_id, an

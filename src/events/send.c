@@ -104,12 +104,13 @@ int events_send(struct events_ctx *ctx, const char *room_id, const char *sender,
 	if (txn_id && store_txn_get(ctx->store, sender, device_id, txn_id, event_id_out) ==
 	    STORE_OK)
 		return 0;   /* a retried transaction: same answer, nothing sent */
-	/* relations: a thread may not start off an event with a relation */
-	if (events_relation_check(ctx->store, room_id, spec->content, err) != 0)
-		return -1;
 	e = room_cache_acquire(ctx, room_id, err);
 	if (!e)
 		return -1;
+	/* relations: send-time rules (threads, duplicate annotations), under
+	 * the room's lock so that two racing sends cannot both pass */
+	if (events_relation_check(ctx->store, room_id, sender, spec->type, spec->content, err) != 0)
+		goto out;
 	a.rv = e->rv;
 	a.cfg = ctx->cfg;
 	a.key = ctx->key;

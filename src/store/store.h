@@ -483,6 +483,51 @@ enum store_result store_user_directory_search(struct store *st, const char *sear
                                               const char *term, size_t limit,
                                               struct store_user_hit_list *out);
 
+/* ---- to-device messages (send_to_device.md) -------------------------- */
+/*
+ * One row per recipient device, each with a position in the to-device
+ * stream. A device receives its rows in /sync and acknowledges them by
+ * syncing again with a later token: rows at or before the token's position
+ * are then deleted ("the server should delete the messages once the client
+ * has acknowledged receipt"). The sender's (device, txn_id) is recorded in
+ * the same transaction as the rows, so a retried PUT /sendToDevice sends
+ * nothing twice, across restarts too.
+ */
+#define STORE_TO_DEVICE_BATCH_MAX 10000   /* recipient devices per send */
+
+struct store_to_device_new {
+	const char *user_id;          /* recipient */
+	const char *device_id;        /* recipient device (never "*": expand first) */
+	const char *content;          /* JSON text */
+};
+struct store_to_device {
+	char *sender;
+	char *type;
+	char *content;                /* JSON text */
+	int64_t stream;
+};
+struct store_to_device_list {
+	struct store_to_device *items;
+	size_t n;
+};
+void store_to_device_list_clear(struct store_to_device_list *l);
+
+/* Queue messages of one type from sender/sender_device. STORE_CONFLICT if
+ * this (sender, sender_device, txn_id) was already sent: nothing written. */
+enum store_result store_to_device_send(struct store *st, const char *sender,
+                                       const char *sender_device, const char *txn_id,
+                                       const char *type, const struct store_to_device_new *msgs,
+                                       size_t n);
+/* Delete the device's messages with stream <= upto (acknowledged). */
+enum store_result store_to_device_ack(struct store *st, const char *user_id,
+                                      const char *device_id, int64_t upto);
+/* The device's messages with stream > since, oldest first, at most limit. */
+enum store_result store_to_device_get(struct store *st, const char *user_id,
+                                      const char *device_id, int64_t since, size_t limit,
+                                      struct store_to_device_list *out);
+/* The to-device stream's highest position (0 if none; -1 on failure). */
+int64_t store_to_device_stream_max(struct store *st);
+
 /* ---- receipts and presence (typing, receipts, read markers, presence) -- */
 /*
  * Receipts (client-server-api "Receipts"): "Each user_id, receipt_type,
@@ -652,6 +697,16 @@ enum store_result store_room_threads(struct store *st, const char *room_id,
                                      const char *participant, int64_t before, size_t limit,
                                      struct store_event_list *roots_out,
                                      int64_t *last_latest_out);
+
+/* Has sender already annotated parent_id (in room_id) with an unredacted
+ * event of this type and m.relates_to key? "Homeservers should prevent
+ * users from sending a second annotation for a given event with identical
+ * event type and annotation key (unless the first event has been
+ * redacted)" (Event annotations, Server behaviour). key is at most
+ * STORE_TEXT_MAX bytes. STORE_OK if so, STORE_NOT_FOUND if not. */
+enum store_result store_annotation_exists(struct store *st, const char *room_id,
+                                          const char *parent_id, const char *sender,
+                                          const char *type, const char *key);
 
 /* ---- server-side search (search feature: store_search.c, sqlite/sqlite_search.c) -- */
 /*

@@ -173,6 +173,20 @@ struct store_backend {
 	                                  int64_t before, size_t limit,
 	                                  struct store_event_list *roots_out,
 	                                  int64_t *last_latest_out);
+	enum store_result (*annotation_exists)(void *h, const char *room_id, const char *parent_id,
+	                                       const char *sender, const char *type,
+	                                       const char *key);
+
+	/* to-device messages (store_to_device.c) */
+	enum store_result (*to_device_send)(void *h, const char *sender, const char *sender_device,
+	                                    const char *txn_id, const char *type,
+	                                    const struct store_to_device_new *msgs, size_t n);
+	enum store_result (*to_device_ack)(void *h, const char *user_id, const char *device_id,
+	                                   int64_t upto);
+	enum store_result (*to_device_get)(void *h, const char *user_id, const char *device_id,
+	                                   int64_t since, size_t limit,
+	                                   struct store_to_device_list *out);
+	enum store_result (*to_device_stream_max)(void *h, int64_t *out);
 
 	/* server-side search (store_search.c): query bounds checked by the
 	 * front; the term is the user's text, quoted by the back end */

@@ -275,3 +275,20 @@ enum store_result store_room_threads(struct store *st, const char *room_id,
 	}
 	return r;
 }
+
+/* ---- duplicate annotations -------------------------------------------- */
+
+enum store_result store_annotation_exists(struct store *st, const char *room_id,
+                                          const char *parent_id, const char *sender,
+                                          const char *type, const char *key)
+{
+	const struct store_backend *be;
+	void *h;
+
+	if (st == NULL || !store_rel_id_ok(room_id, '!') || !store_rel_id_ok(parent_id, '$') ||
+	    !store_user_id_ok(sender) || !store_rel_name_ok(type, STORE_ID_MAX) ||
+	    !store_text_ok(key, STORE_TEXT_MAX, false))
+		return store_refuse("argument to store_annotation_exists");
+	be = store_backend_of(st, &h);
+	return be->annotation_exists(h, room_id, parent_id, sender, type, key);
+}

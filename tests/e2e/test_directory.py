@@ -220,6 +220,14 @@ def test_public_rooms_pagination_and_what_is_listed(server):
                  400, "M_BAD_JSON")
     assert_error(server.client("GET", "publicRooms", query={"limit": "-1"}), 400,
                  "M_INVALID_PARAM")
+    # "server: The server to fetch the published room directory from": there
+    # is no federation here, so only our own.
+    assert_error(server.client("GET", "publicRooms", query={"server": "other.example"}), 400,
+                 "M_INVALID_PARAM")
+    r = server.client("GET", "publicRooms", query={"server": SERVER_NAME, "limit": "1"})
+    assert r.status == 200, r
+    # No application service bridges a third-party network here.
+    assert public_rooms(reader, {"third_party_instance_id": "irc"})["chunk"] == []
 
 
 def test_alias_errors(server):
@@ -255,9 +263,26 @@ def test_alias_errors(server):
     outsider = MatrixUser(server)
     assert_error(outsider.call("PUT", alias_path(f"#n{tag}:{SERVER_NAME}"),
                                {"room_id": room}), 403, "M_FORBIDDEN")
+    assert_error(bob.call("PUT", alias_path(f"#n{tag}:{SERVER_NAME}"), {"room_id": "nope"}),
+                 400, "M_INVALID_PARAM")
     bobs = f"#bob_{tag}:{SERVER_NAME}"
     r = bob.call("PUT", alias_path(bobs), {"room_id": room})
     assert r.status == 200 and r.json == {}, r
+    # "any valid non-surrogate Unicode codepoints except : and NUL"
+    # (Appendices, Room Aliases): a non-ASCII localpart is fine ...
+    unicode_alias = f"#caf\u00e9_\u6f22_{tag}:{SERVER_NAME}"
+    r = bob.call("PUT", alias_path(unicode_alias), {"room_id": room})
+    assert r.status == 200, r
+    r = server.client("GET", alias_path(unicode_alias))
+    assert r.status == 200 and r.json["room_id"] == room, r
+    # ... but bytes that are not UTF-8, and UTF-8-encoded surrogates, are not.
+    for raw in ("%23%FF" + tag + "%3Alocalhost", "%23%ED%A0%80" + tag + "%3Alocalhost",
+                "%23%C0%AF" + tag + "%3Alocalhost"):
+        assert_error(bob.call("PUT", "directory/room/" + raw, {"room_id": room}), 400,
+                     "M_INVALID_PARAM")
+        assert_error(server.client("GET", "directory/room/" + raw), 400, "M_INVALID_PARAM")
+    r = server.client("GET", "directory/room/%23a%00" + tag + "%3Alocalhost")
+    assert r.status == 400, r
 
     # Resolving.
     assert_error(server.client("GET", alias_path(f"#unknown{tag}:{SERVER_NAME}")), 404,
@@ -272,10 +297,12 @@ def test_alias_errors(server):
     assert_error(outsider.call("GET", f"rooms/{room_path(room)}/aliases"), 403,
                  "M_FORBIDDEN")
     r = carol.call("GET", f"rooms/{room_path(room)}/aliases")
-    assert r.status == 200 and sorted(r.json["aliases"]) == sorted([taken, bobs]), r
+    assert r.status == 200 and sorted(r.json["aliases"]) == sorted([taken, bobs,
+                                                                     unicode_alias]), r
 
     # Deleting: not an ordinary member; the room admin may; then it is gone.
     assert_error(carol.call("DELETE", alias_path(bobs)), 403, "M_FORBIDDEN")
+    assert_error(carol.call("DELETE", alias_path(f"#nocolon{tag}")), 400, "M_INVALID_PARAM")
     assert_error(carol.call("DELETE", alias_path(f"#unknown{tag}:{SERVER_NAME}")), 404,
                  "M_NOT_FOUND")
     r = alice.call("DELETE", alias_path(bobs))
@@ -291,7 +318,7 @@ def test_alias_errors(server):
     # createRoom's room_alias_name.
     assert_error(carol.call("POST", "createRoom", {"room_alias_name": f"err_{tag}"}), 400,
                  "M_ROOM_IN_USE")
-    for bad in (f"a:{tag}", f"has space {tag}", "", "tab\there"):
+    for bad in (f"a:{tag}", f"has space {tag}", "", "tab\there", "x" * 250):
         assert_error(carol.call("POST", "createRoom", {"room_alias_name": bad}), 400,
                      "M_INVALID_PARAM")
 
@@ -300,6 +327,8 @@ def test_alias_errors(server):
                             {}), 404, "M_NOT_FOUND")
     assert_error(carol.call("POST", f"knock/{room_path(f'#unknown{tag}:{SERVER_NAME}')}",
                             {}), 404, "M_NOT_FOUND")
+    assert_error(carol.call("POST", f"join/{room_path(f'#nocolon{tag}')}", {}), 400,
+                 "M_INVALID_PARAM")
 
     # Directory visibility: "Servers MAY implement additional access control
     # checks" (setRoomVisibilityOnDirectory): not an ordinary member.
@@ -309,6 +338,8 @@ def test_alias_errors(server):
                             {"visibility": "open"}), 400, "M_INVALID_PARAM")
     assert_error(server.client("GET", f"directory/list/room/{room_path('!nope:' + tag)}"),
                  404, "M_NOT_FOUND")
+    assert_error(alice.call("PUT", f"directory/list/room/{room_path('!nope:' + tag)}",
+                            {"visibility": "public"}), 404, "M_NOT_FOUND")
 
 
 def test_forget(server):

@@ -460,3 +460,67 @@ def test_thread_rules_and_redacted_replies(server):
     assert red.status == 200, red
     assert "m.thread" not in relations_of(alice.event(room, root).json)
     assert threads(alice, room).json["chunk"] == []
+
+
+def test_duplicate_annotation_refused(server):
+    """Event annotations, Server behaviour: "Homeservers should prevent users
+    from sending a second annotation for a given event with identical event
+    type and annotation key (unless the first event has been redacted).
+    Attempts to send such an annotation should be rejected with a 400 error
+    and an error code of M_DUPLICATE_ANNOTATION." And "m.annotation
+    relationships are not aggregated by the server"."""
+    async def go():
+        alice, bob = await nio_user(server, "alice"), await nio_user(server, "bob")
+        try:
+            cr = await alice.room_create(preset=nio.RoomPreset.public_chat)
+            room = cr.room_id
+            assert isinstance(await bob.join(room), nio.JoinResponse)
+            root = await nio_send(alice, room, text("react to me"))
+
+            def reaction(key):
+                return {"m.relates_to": {"rel_type": "m.annotation", "event_id": root,
+                                         "key": key}}
+            first = await nio_send(bob, room, reaction("\U0001F44D"), "m.reaction")
+            again = await bob.room_send(room, "m.reaction", reaction("\U0001F44D"))
+            assert isinstance(again, nio.RoomSendError), again
+            assert again.status_code == "M_DUPLICATE_ANNOTATION", again
+            # another key, another user: fine
+            await nio_send(bob, room, reaction("\U0001F389"), "m.reaction")
+            await nio_send(alice, room, reaction("\U0001F44D"), "m.reaction")
+            # not aggregated, but listed by /relations
+            ev = await alice.room_get_event(room, root)
+            assert "m.annotation" not in relations_of(ev.event.source)
+            r = relations(as_user(server, alice), room, root, "m.annotation", "m.reaction")
+            assert len(r.json["chunk"]) == 3, r
+            # once redacted, the same reaction may be sent again
+            assert isinstance(await bob.room_redact(room, first), nio.RoomRedactResponse)
+            await nio_send(bob, room, reaction("\U0001F44D"), "m.reaction")
+        finally:
+            await alice.close()
+            await bob.close()
+    run(go())
+
+
+def test_ignored_users_children_left_out(server):
+    """Aggregations of child events: "Servers must additionally ensure they
+    do not consider child events from ignored users when preparing an
+    aggregation for the client." Threading: latest_event is "the most recent
+    event ... in the thread sent by an un-ignored user"."""
+    alice, bob, carol = MatrixUser(server), MatrixUser(server), MatrixUser(server)
+    room = alice.create_room(preset="public_chat")
+    bob.join(room)
+    carol.join(room)
+    root = alice.send(room, "root")
+    mine = alice.send(room, content=thread_reply(root, "alice replies"))
+    noisy = carol.send(room, content=thread_reply(root, "carol replies last"))
+
+    before = relations_of(bob.event(room, root).json)["m.thread"]
+    assert before["latest_event"]["event_id"] == noisy and before["count"] == 2, before
+    r = bob.call("PUT", f"user/{room_path(bob.user_id)}/account_data/m.ignored_user_list",
+                 {"ignored_users": {carol.user_id: {}}})
+    assert r.status == 200, r
+    after = relations_of(bob.event(room, root).json)["m.thread"]
+    assert after["latest_event"]["event_id"] == mine, after
+    assert after["count"] == 1, after
+    # alice ignores nobody: unchanged for her
+    assert relations_of(alice.event(room, root).json)["m.thread"]["count"] == 2

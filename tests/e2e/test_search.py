@@ -62,6 +62,16 @@ def test_names_and_topics_by_key(server):
     assert result_ids(only_body) == [body]
     assert_error(search(alice, "orchard", keys=["content.msgtype"], status=400), 400,
                  "M_INVALID_PARAM")
+    # "as well as the body of the text/plain representation in
+    # content['m.topic']" ("The mimetype. Defaults to text/plain if omitted")
+    r = alice.put_state(room, "m.room.topic", {"topic": "orchard news", "m.topic": {"m.text": [
+        {"mimetype": "text/html", "body": "<b>htmlonlyword</b>"},
+        {"body": "plainrepresentation of the orchard"}]}})
+    assert r.status == 200, r
+    topic_id = r.json["event_id"]
+    assert result_ids(search(alice, "plainrepresentation")) == [topic_id]
+    assert result_ids(search(alice, "news", keys=["content.topic"])) == [topic_id]
+    assert search(alice, "htmlonlyword")["results"] == []
 
 
 def test_does_not_find_messages_of_rooms_the_user_is_not_in(server):

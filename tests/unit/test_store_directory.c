@@ -15,7 +15,9 @@
  * on user ID and display name with no wildcards, leaves out deactivated
  * users, users who left, and users who hide their profile, and reports a
  * cut list; arguments breaking the contract are refused; rows that fail
- * validation when loaded are refused; all of it survives a reopen.
+ * validation when loaded are refused; all of it survives a reopen; and
+ * every statement of the feature reads through an index (EXPLAIN QUERY
+ * PLAN).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -599,6 +601,50 @@ static void test_user_directory_arguments_refused(void **state)
 	assert_null(l.items);
 }
 
+/* Every statement of this feature reads through an index: no full scan
+ * of a table (the CTE of rooms a searcher sees is walked, by design, and a
+ * count over the published rooms' partial index is fine). */
+static void test_query_plans_use_indexes(void **state)
+{
+	struct fixture *f = *state;
+	static const enum sqlite_stmt_id ids[] = {
+		SQ_ALIAS_GET, SQ_ROOM_ALIASES, SQ_MEMBERSHIP_CURRENT, SQ_FORGOTTEN_GET,
+		SQ_ROOM_JOINED_COUNT, SQ_ROOMS_PUBLISHED_COUNT, SQ_ROOMS_PUBLISHED_BEFORE,
+		SQ_USER_DIRECTORY_SEARCH,
+	};
+	const struct store_backend *be;
+	struct sqlite_conn *c;
+	sqlite3 *db = NULL;
+	void *h;
+
+	directory_world(f);
+	be = store_backend_of(f->st, &h);
+	assert_string_equal(be->name, "sqlite");
+	c = sqlite_reader_get(h);
+	assert_non_null(c);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		sqlite3_stmt *stmt = sqlite_stmt_get(c, ids[i]), *plan = NULL;
+		char sql[8192];
+
+		assert_non_null(stmt);
+		snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", sqlite3_sql(stmt));
+		sqlite_stmt_put(c, ids[i], stmt);
+		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &plan, NULL), SQLITE_OK);
+		while (sqlite3_step(plan) == SQLITE_ROW) {
+			const char *detail = (const char *)sqlite3_column_text(plan, 3);
+
+			if (getenv("STORE_TEST_VERBOSE") != NULL)
+				fprintf(stderr, "%d: %s\n", (int)ids[i], detail);
+			if (strncmp(detail, "SCAN ", 5) == 0 && strstr(detail, " USING ") == NULL &&
+			    strcmp(detail, "SCAN r") != 0)
+				fail_msg("statement %d scans: %s\n%s", (int)ids[i], detail, sql);
+		}
+		sqlite3_finalize(plan);
+	}
+	sqlite3_close(db);
+}
+
 static void test_schema_version(void **state)
 {
 	struct fixture *f = *state;
@@ -630,6 +676,8 @@ int main(void)
 		                                fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_user_directory_arguments_refused,
 		                                fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_query_plans_use_indexes, fixture_setup,
+		                                fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_schema_version, fixture_setup,
 		                                fixture_teardown),
 	};

@@ -29,7 +29,8 @@
  * recursion to depth 3 and no further, filters at every level; edit
  * validity and "most recent" ordering; thread totals and participation;
  * the per-parent bound; redacted children and redacted originals; thread
- * lists by latest activity, participated, paged; arguments breaking the
+ * lists by latest activity, participated, paged; duplicate annotations
+ * (Event annotations, Server behaviour); arguments breaking the
  * contract are refused; planted bad rows are refused on load; relations
  * survive a reopen.
  */
@@ -533,6 +534,68 @@ static void test_threads_list(void **state)
 	assert_string_equal(got, "$C");
 }
 
+/* ---- duplicate annotations -------------------------------------------- */
+
+/* An m.reaction of sender to parent with key. */
+static int64_t react(struct store *st, const char *event_id, const char *sender,
+                     const char *parent, const char *key)
+{
+	struct test_event t;
+
+	ev_init(&t, event_id, ROOM_A, "m.reaction", sender, 3000, "m.annotation", parent, false);
+	snprintf(t.json, sizeof(t.json),
+	         "{\"type\":\"m.reaction\",\"content\":{\"m.relates_to\":{\"rel_type\":"
+	         "\"m.annotation\",\"event_id\":\"%s\",\"key\":\"%s\"}}}", parent, key);
+	t.e.json_len = strlen(t.json);
+	return persist1(st, &t);
+}
+
+/* Event annotations, Server behaviour: "Homeservers should prevent users
+ * from sending a second annotation for a given event with identical event
+ * type and annotation key (unless the first event has been redacted)." */
+static void test_annotation_exists(void **state)
+{
+	struct fixture *f = *state;
+
+	create_room(f->st, ROOM_A);
+	put(f->st, "$p", ALICE, 2000, NULL, NULL);
+	put(f->st, "$q", ALICE, 2000, NULL, NULL);
+	react(f->st, "$up", BOB, "$p", "\U0001F44D");
+	assert_int_equal(store_annotation_exists(f->st, ROOM_A, "$p", BOB, "m.reaction",
+	                                         "\U0001F44D"), STORE_OK);
+	/* another key, sender, type, parent or room is not a duplicate */
+	assert_int_equal(store_annotation_exists(f->st, ROOM_A, "$p", BOB, "m.reaction", "x"),
+	                 STORE_NOT_FOUND);
+	assert_int_equal(store_annotation_exists(f->st, ROOM_A, "$p", CAROL, "m.reaction",
+	                                         "\U0001F44D"), STORE_NOT_FOUND);
+	assert_int_equal(store_annotation_exists(f->st, ROOM_A, "$p", BOB, "m.room.message",
+	                                         "\U0001F44D"), STORE_NOT_FOUND);
+	assert_int_equal(store_annotation_exists(f->st, ROOM_A, "$q", BOB, "m.reaction",
+	                                         "\U0001F44D"), STORE_NOT_FOUND);
+	assert_int_equal(store_annotation_exists(f->st, ROOM_B, "$p", BOB, "m.reaction",
+	                                         "\U0001F44D"), STORE_NOT_FOUND);
+	/* a key with SQL and JSON-path characters is only ever a value */
+	react(f->st, "$odd", BOB, "$p", "a' OR '1'='1");
+	assert_int_equal(store_annotation_exists(f->st, ROOM_A, "$p", BOB, "m.reaction",
+	                                         "a' OR '1'='1"), STORE_OK);
+	assert_int_equal(store_annotation_exists(f->st, ROOM_A, "$p", BOB, "m.reaction", "a"),
+	                 STORE_NOT_FOUND);
+	/* "unless the first event has been redacted" */
+	redact(f->st, "$red", "$up");
+	assert_int_equal(store_annotation_exists(f->st, ROOM_A, "$p", BOB, "m.reaction",
+	                                         "\U0001F44D"), STORE_NOT_FOUND);
+	/* arguments */
+	assert_int_equal(store_annotation_exists(f->st, ROOM_A, "p", BOB, "m.reaction", "x"),
+	                 STORE_ERROR);
+	assert_int_equal(store_annotation_exists(f->st, ROOM_A, "$p", "bob", "m.reaction", "x"),
+	                 STORE_ERROR);
+	assert_int_equal(store_annotation_exists(f->st, ROOM_A, "$p", BOB, "", "x"), STORE_ERROR);
+	assert_int_equal(store_annotation_exists(f->st, ROOM_A, "$p", BOB, "m.reaction", NULL),
+	                 STORE_ERROR);
+	assert_int_equal(store_annotation_exists(NULL, ROOM_A, "$p", BOB, "m.reaction", "x"),
+	                 STORE_ERROR);
+}
+
 /* ---- the contract's edges --------------------------------------------- */
 
 static void test_persist_rolls_back_with_relation(void **state)
@@ -716,6 +779,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_thread_totals_and_bound, fixture_setup,
 		                                fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_threads_list, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_annotation_exists, fixture_setup,
+		                                fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_persist_rolls_back_with_relation, fixture_setup,
 		                                fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_arguments_refused, fixture_setup,

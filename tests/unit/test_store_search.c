@@ -22,9 +22,10 @@
  * but not a same-ID target in another room; rank order puts the closer
  * match first and recency order is stream descending; before and offset
  * page without overlap; FTS5 syntax in a term is plain text (fuzzed); the
- * index survives a reopen; arguments outside the bounds are refused; a
- * row that fails validation when loaded is refused; the query reads the
- * FTS index and events by primary key.
+ * index survives a reopen, and migrating an older database indexes what
+ * it already held by the same rules; arguments outside the bounds are
+ * refused; a row that fails validation when loaded is refused; the query
+ * reads the FTS index and events by primary key.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -549,6 +550,62 @@ static void test_survives_reopen(void **state)
 	assert_hits(f->st, &s.q, "$durable");
 }
 
+/* Migration 7 indexes what was stored before it, by the same rules: the
+ * three keys, nothing redacted, nothing of a room with m.room.encryption,
+ * nothing that is not a non-empty string. */
+static void test_migration_backfills(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db = NULL;
+	char err[256];
+	struct q s;
+
+	/* a database as the build before search left it (version 6) */
+	store_close(f->st);
+	f->st = NULL;
+	unlink(f->path);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE schema_version (version INTEGER PRIMARY "
+	                                  "KEY, applied_ts INTEGER NOT NULL)", NULL, NULL, NULL),
+	                 SQLITE_OK);
+	for (int v = 1; v <= 6; v++) {
+		char sql[96];
+		assert_int_equal(sqlite3_exec(db, sqlite_migration_sql(v), NULL, NULL, NULL), SQLITE_OK);
+		snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%d, 0)", v);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	}
+	assert_int_equal(sqlite3_exec(db,
+		"INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES "
+		"('!a:x', '11', '@alice:x', 0), ('!e:x', '11', '@alice:x', 0);"
+		"INSERT INTO events (event_id, room_id, type, state_key, sender, origin_ts, depth, "
+		"json, redacted_by) VALUES "
+		"('$msg', '!a:x', 'm.room.message', NULL, '@alice:x', 0, 1, "
+		"  '{\"content\":{\"body\":\"old lantern\"}}', NULL),"
+		"('$name', '!a:x', 'm.room.name', '', '@alice:x', 0, 2, "
+		"  '{\"content\":{\"name\":\"lantern room\"}}', NULL),"
+		"('$topic', '!a:x', 'm.room.topic', '', '@alice:x', 0, 3, "
+		"  '{\"content\":{\"topic\":\"lantern topic\"}}', NULL),"
+		"('$red', '!a:x', 'm.room.message', NULL, '@alice:x', 0, 4, "
+		"  '{\"content\":{\"body\":\"lantern redacted\"}}', '$r'),"
+		"('$num', '!a:x', 'm.room.message', NULL, '@alice:x', 0, 5, "
+		"  '{\"content\":{\"body\":5}}', NULL),"
+		"('$bad', '!a:x', 'm.room.message', NULL, '@alice:x', 0, 6, 'not json lantern', NULL),"
+		"('$other', '!a:x', 'm.room.member', '@alice:x', '@alice:x', 0, 7, "
+		"  '{\"content\":{\"body\":\"lantern member\"}}', NULL),"
+		"('$enc-msg', '!e:x', 'm.room.message', NULL, '@alice:x', 0, 1, "
+		"  '{\"content\":{\"body\":\"lantern secret\"}}', NULL),"
+		"('$enc', '!e:x', 'm.room.encryption', '', '@alice:x', 0, 2, '{}', NULL);",
+		NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(store_open(&f->st, "sqlite", f->path, err, sizeof(err)), STORE_OK);
+	assert_int_equal(store_schema_version(f->st), sqlite_migration_count);
+	q_init(&s, "lantern", "!a:x", "!e:x");
+	assert_hits(f->st, &s.q, "$topic $name $msg");
+	s.q.keys = STORE_SEARCH_KEY_NAME;
+	assert_hits(f->st, &s.q, "$name");
+}
+
 /* Arguments outside the contract never reach the back end. */
 static void test_refused_arguments(void **state)
 {
@@ -686,6 +743,7 @@ int main(void)
 		T(test_fts_syntax_is_text),
 		T(test_word_bound),
 		T(test_survives_reopen),
+		T(test_migration_backfills),
 		T(test_refused_arguments),
 		T(test_loaded_rows_checked),
 		T(test_query_plan),

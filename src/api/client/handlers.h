@@ -83,6 +83,9 @@ void api_room_messages(struct request *req);
 void api_account_data_put(struct request *req);
 void api_account_data_get(struct request *req);
 
+/* to_device.c */
+void api_send_to_device(struct request *req);
+
 /* pushrules.c */
 void api_pushrules_get_all(struct request *req);
 void api_pushrule_get(struct request *req);

@@ -103,7 +103,8 @@ static int sync_params_of(struct request *req, struct sync_params *p, int64_t *t
 	 * never issued. */
 	if (since && ((int64_t)p->since.events > store_stream_max(APP(req)->store) ||
 	              (int64_t)p->since.account_data >
-	                  store_account_data_stream_max(APP(req)->store))) {
+	                  store_account_data_stream_max(APP(req)->store) ||
+	              (int64_t)p->since.to_device > store_to_device_stream_max(APP(req)->store))) {
 		res_error(req, 400, "M_INVALID_PARAM", "Unknown since token");
 		return -1;
 	}

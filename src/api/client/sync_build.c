@@ -115,7 +115,7 @@ int sync_build(struct app *app, const struct sync_params *p, struct sync_result 
 {
 	struct sync_ctx c = { .app = app, .p = p };
 	json_t *global = json_array(), *room_ad = json_object();
-	json_t *presence = NULL;
+	json_t *presence = NULL, *to_device = NULL;
 	struct sync_token next = p->since;
 	char *token = NULL;
 	int ret = -1;
@@ -136,7 +136,7 @@ int sync_build(struct app *app, const struct sync_params *p, struct sync_result 
 	c.knock = json_object();
 	if (account_data_load(&c, global, room_ad) != 0 || rooms_build(&c, room_ad, out) != 0)
 		goto out;
-	if (!(presence = sync_presence_events(&c)))
+	if (!(presence = sync_presence_events(&c)) || !(to_device = sync_to_device_events(&c, &next)))
 		goto out;
 	if (p->initial && !c.push_rules_sent) {
 		/* Clients read their push rules from the initial sync; a user who
@@ -151,13 +151,13 @@ int sync_build(struct app *app, const struct sync_params *p, struct sync_result 
 		goto out;
 	out->empty = !c.has_content && json_array_size(global) == 0 &&
 	             json_array_size(presence) == 0;
-	out->body = json_pack("{s:s,s:{s:o,s:o,s:o,s:o},s:{s:O},s:{s:O},s:{s:[]},s:{s:[],s:[]}}",
+	out->body = json_pack("{s:s,s:{s:o,s:o,s:o,s:o},s:{s:O},s:{s:O},s:{s:O},s:{s:[],s:[]}}",
 	                      "next_batch", token,
 	                      "rooms", "join", c.join, "invite", c.invite, "leave", c.leave, "knock",
 	                      c.knock,
 	                      "account_data", "events", global,
 	                      "presence", "events", presence,
-	                      "to_device", "events",
+	                      "to_device", "events", to_device,
 	                      "device_lists", "changed", "left");
 	c.join = c.invite = c.leave = c.knock = NULL;
 	ret = out->body ? 0 : -1;
@@ -169,6 +169,7 @@ out:
 	json_decref(c.push_ruleset);
 	json_decref(global);
 	json_decref(presence);
+	json_decref(to_device);
 	json_decref(room_ad);
 	free(token);
 	if (ret != 0)

@@ -145,6 +145,11 @@ static int ephemeral_receipts(const struct sync_ctx *c, const char *room_id, boo
 			goto out;
 		}
 	}
+	if (json_object_size(content) == 0) {
+		json_decref(content);   /* everything was skipped: no event */
+		ret = 0;
+		goto out;
+	}
 	*out = json_pack("{s:s,s:o}", "type", "m.receipt", "content", content);
 	ret = *out ? 0 : -1;
 out:

@@ -29,6 +29,9 @@ json_t *sync_events_json(const struct sync_ctx *c, const struct store_event_list
 /* account_data: the room's account data events since the last sync, or NULL. */
 int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_t *account_data);
 int sync_room_invited(struct sync_ctx *c, const struct store_membership *m);
+/* The to_device events for the syncing device (acknowledging what the
+ * token covered); sets next->to_device. NULL on a store error. */
+json_t *sync_to_device_events(struct sync_ctx *c, struct sync_token *next);
 /* {"notification_count", "highlight_count"} for a joined room. */
 json_t *sync_unread_counts(struct sync_ctx *c, const char *room_id);
 int sync_room_knocked(struct sync_ctx *c, const struct store_membership *m);

@@ -245,10 +245,24 @@ static const char *const sqlite_migrations[] = {
 	 * (store.h enum store_search_key, UNINDEXED: filtered, never matched).
 	 * The text is kept in the table (not contentless) so that a
 	 * redaction can delete its row by rowid alone. unicode61 with
-	 * remove_diacritics 2 folds case and accents ("cafe" finds "café"). */
+	 * remove_diacritics 2 folds case and accents ("cafe" finds "café").
+	 * Events stored before this step are indexed here, under the same
+	 * rules as new ones: the three keys, never a redacted event, never a
+	 * room that has ever had m.room.encryption state. */
 	"CREATE VIRTUAL TABLE event_search USING fts5("
-	"  text, key UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');",
-
+	"  text, key UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');"
+	"INSERT INTO event_search (rowid, text, key) "
+	"SELECT c.stream, c.text, c.key FROM ("
+	"  SELECT e.stream AS stream, e.room_id AS room_id, "
+	"  CASE WHEN json_valid(e.json) THEN json_extract(e.json, CASE e.type "
+	"    WHEN 'm.room.message' THEN '$.content.body' WHEN 'm.room.name' THEN '$.content.name' "
+	"    ELSE '$.content.topic' END) END AS text, "
+	"  CASE e.type WHEN 'm.room.message' THEN 1 WHEN 'm.room.name' THEN 2 ELSE 4 END AS key "
+	"  FROM events AS e WHERE e.redacted_by IS NULL "
+	"  AND e.type IN ('m.room.message', 'm.room.name', 'm.room.topic')) AS c "
+	"WHERE typeof(c.text) = 'text' AND length(c.text) > 0 "
+	"AND NOT EXISTS (SELECT 1 FROM events AS x WHERE x.room_id = c.room_id "
+	"  AND x.type = 'm.room.encryption' AND x.state_key = '');",
 	/* 8: end-to-end encryption keys (keys feature, sqlite_keys.c).
 	 * - device_keys: one signed device-keys object per device (canonical
 	 *   JSON) and its identity ({algorithms, keys}), which a re-upload may
@@ -317,6 +331,25 @@ static const char *const sqlite_migrations[] = {
 	"    AND target_key_id = old.device_id;"
 	"  INSERT INTO device_list_changes (user_id) VALUES (old.user_id);"
 	"END;",
+
+	/* 9: to-device messages, one row per recipient device, and the
+	 * senders' transaction IDs (idempotent PUT /sendToDevice). */
+	"CREATE TABLE to_device ("
+	"  stream INTEGER NOT NULL PRIMARY KEY,"
+	"  user_id TEXT NOT NULL,"
+	"  device_id TEXT NOT NULL,"
+	"  sender TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  content TEXT NOT NULL"
+	");"
+	"CREATE INDEX to_device_by_device ON to_device (user_id, device_id, stream);"
+	"CREATE TABLE to_device_txns ("
+	"  sender TEXT NOT NULL,"
+	"  sender_device TEXT NOT NULL,"
+	"  txn_id TEXT NOT NULL,"
+	"  PRIMARY KEY (sender, sender_device, txn_id)"
+	");"
+	"INSERT INTO stream_counters (name, pos) VALUES ('to_device', 0);",
 };
 
 const int sqlite_migration_count =

@@ -247,6 +247,12 @@ const struct store_backend store_backend_sqlite = {
 	.presence_visible = sqlite_presence_visible,
 	.presence_stream_max = sqlite_presence_stream_max,
 
+	/* to-device messages */
+	.to_device_send = sqlite_to_device_send,
+	.to_device_ack = sqlite_to_device_ack,
+	.to_device_get = sqlite_to_device_get,
+	.to_device_stream_max = sqlite_to_device_stream_max,
+
 	/* server-side search */
 	.events_search = sqlite_events_search,
 
@@ -254,6 +260,7 @@ const struct store_backend store_backend_sqlite = {
 	.relations_children = sqlite_relations_children,
 	.relations_aggregate = sqlite_relations_aggregate,
 	.room_threads = sqlite_room_threads,
+	.annotation_exists = sqlite_annotation_exists,
 
 	/* end-to-end encryption keys */
 	.keys_upload = sqlite_keys_upload,

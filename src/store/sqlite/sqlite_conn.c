@@ -236,6 +236,23 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 		"WHERE user_id = ?1 AND stream > ?2 ORDER BY stream",
 	[SQ_ACCOUNT_DATA_MAX] = "SELECT pos FROM stream_counters WHERE name = 'account_data'",
 
+	/* ---- to-device messages ---- */
+	[SQ_TD_TXN_INSERT] =
+		"INSERT INTO to_device_txns (sender, sender_device, txn_id) VALUES (?1, ?2, ?3)",
+	[SQ_TD_NEXT] =
+		"UPDATE stream_counters SET pos = pos + 1 WHERE name = 'to_device' RETURNING pos",
+	[SQ_TD_INSERT] =
+		"INSERT INTO to_device (stream, user_id, device_id, sender, type, content) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[SQ_TD_ACK] = "DELETE FROM to_device WHERE user_id = ?1 AND device_id = ?2 AND stream <= ?3",
+	[SQ_TD_GET] =
+		"SELECT sender, type, content, stream FROM to_device "
+		"WHERE user_id = ?1 AND device_id = ?2 AND stream > ?3 ORDER BY stream LIMIT ?4",
+	[SQ_TD_MAX] = "SELECT pos FROM stream_counters WHERE name = 'to_device'",
+	[SQ_TD_DELETE_DEVICE] = "DELETE FROM to_device WHERE user_id = ?1 AND device_id = ?2",
+	[SQ_TD_DELETE_OTHER_DEVICES] =
+		"DELETE FROM to_device WHERE user_id = ?1 AND (?2 IS NULL OR device_id <> ?2)",
+
 	/* ---- receipts and presence ---- */
 	[SQ_RECEIPT_EVENT_STREAM] =
 		"SELECT event_stream FROM receipts WHERE room_id = ?1 AND receipt_type = ?2 "
@@ -305,13 +322,16 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 		"ORDER BY room_id DESC LIMIT ?2",
 	/* Who the searcher may see (users.yaml): members joined to a room the
 	 * searcher is joined to, or to a room that is public or world_readable.
-	 * instr(), not LIKE: a term's % and _ are not wildcards. */
+	 * Only the members of those rooms are read, never every membership of
+	 * the server (CROSS JOIN keeps rooms_seen the outer loop, so members
+	 * are found by current_state's primary key). instr(), not LIKE: a
+	 * term's % and _ are not wildcards. */
 	[SQ_USER_DIRECTORY_SEARCH] =
-		"WITH joined AS ("
-		"  SELECT c.room_id, c.state_key AS user_id FROM current_state AS c "
+		"WITH rooms_seen AS ("
+		"  SELECT c.room_id FROM current_state AS c "
 		"  JOIN memberships AS m ON m.stream = c.stream "
-		"  WHERE c.type = 'm.room.member' AND m.membership = 'join'), "
-		"open_rooms AS ("
+		"  WHERE c.type = 'm.room.member' AND c.state_key = ?1 AND m.membership = 'join' "
+		"  UNION "
 		"  SELECT c.room_id FROM current_state AS c JOIN events AS e ON e.stream = c.stream "
 		"  WHERE (c.type = 'm.room.join_rules' AND c.state_key = '' "
 		"         AND CASE WHEN json_valid(e.json) THEN "
@@ -321,8 +341,9 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 		"             json_extract(e.json, '$.content.history_visibility') END "
 		"             = 'world_readable')), "
 		"visible AS ("
-		"  SELECT user_id FROM joined WHERE room_id IN ("
-		"    SELECT room_id FROM joined WHERE user_id = ?1 UNION SELECT room_id FROM open_rooms)) "
+		"  SELECT c.state_key FROM rooms_seen AS r CROSS JOIN current_state AS c "
+		"  ON c.room_id = r.room_id AND c.type = 'm.room.member' "
+		"  JOIN memberships AS m ON m.stream = c.stream WHERE m.membership = 'join') "
 		"SELECT u.user_id, u.displayname, u.avatar_url FROM users AS u "
 		"WHERE u.user_id IN visible AND u.deactivated = 0 "
 		"AND (instr(lower(u.user_id), lower(?2)) > 0 "
@@ -412,6 +433,14 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 		"WHERE e.room_id = ?1 AND (?3 = 0 OR t.latest < ?3) "
 		"AND (?2 IS NULL OR t.part = 1 OR e.sender = ?2) "
 		"ORDER BY t.latest DESC LIMIT ?4",
+	/* the key lives only in the child's JSON: event_relations_parent
+	 * narrows the rows to this parent's annotations first */
+	[SQ_ANNOTATION_EXISTS] =
+		"SELECT 1 FROM event_relations AS r JOIN events AS e ON e.stream = r.stream "
+		"WHERE r.relates_to = ?1 AND r.rel_type = 'm.annotation' AND r.sender = ?2 "
+		"AND r.type = ?3 AND r.room_id = ?4 AND e.redacted_by IS NULL "
+		"AND CASE WHEN json_valid(e.json) THEN "
+		"json_extract(e.json, '$.content.\"m.relates_to\".key') END = ?5 LIMIT 1",
 
 	/* ---- end-to-end encryption keys (sqlite_keys.c) ---- */
 	[SQ_KEYS_DEVICE_EXISTS] = "SELECT 1 FROM devices WHERE user_id = ?1 AND device_id = ?2",

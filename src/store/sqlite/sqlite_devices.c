@@ -122,6 +122,8 @@ enum store_result sqlite_devices_purge(struct sqlite_conn *w, const char *user_i
 	if (r == STORE_OK)
 		r = sqlite_exec_texts(w, SQ_REFRESH_DELETE_OTHER_DEVICES, texts, 2, NULL);
 	if (r == STORE_OK)
+		r = sqlite_exec_texts(w, SQ_TD_DELETE_OTHER_DEVICES, texts, 2, NULL);
+	if (r == STORE_OK)
 		r = sqlite_exec_texts(w, SQ_DEVICES_DELETE_ALL, texts, 2, NULL);
 	return r;
 }
@@ -192,6 +194,9 @@ static enum store_result job_device_delete(struct sqlite_conn *w, void *arg)
 	int changes;
 
 	r = sqlite_device_tokens_delete(w, a->user_id, a->device_id);
+	/* a deleted device's undelivered to-device messages go with it */
+	if (r == STORE_OK)
+		r = sqlite_exec_texts(w, SQ_TD_DELETE_DEVICE, texts, 2, NULL);
 	if (r != STORE_OK)
 		return r;
 	r = sqlite_exec_texts(w, SQ_DEVICE_DELETE, texts, 2, &changes);

@@ -299,3 +299,33 @@ out:
 	}
 	return r;
 }
+
+/* ---- duplicate annotations -------------------------------------------- */
+
+enum store_result sqlite_annotation_exists(void *h, const char *room_id, const char *parent_id,
+                                           const char *sender, const char *type,
+                                           const char *key)
+{
+	const char *t[5] = { parent_id, sender, type, room_id, key };
+	struct sqlite_conn *c = sqlite_reader_get(h);
+	sqlite3_stmt *stmt;
+	enum store_result r = STORE_ERROR;
+	int rc;
+
+	if (c == NULL || (stmt = sqlite_stmt_get(c, SQ_ANNOTATION_EXISTS)) == NULL)
+		return STORE_ERROR;
+	for (int i = 0; i < 5; i++) {
+		if (sqlite_bind_text(stmt, i + 1, t[i]) != SQLITE_OK)
+			goto out;
+	}
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		r = STORE_OK;
+	else if (rc == SQLITE_DONE)
+		r = STORE_NOT_FOUND;
+	else
+		r = sqlite_result_of(c, rc, "annotation exists");
+out:
+	sqlite_stmt_put(c, SQ_ANNOTATION_EXISTS, stmt);
+	return r;
+}

@@ -145,6 +145,18 @@ enum sqlite_stmt_id {
 	SQ_RELATIONS_AGGREGATE,
 	SQ_THREAD_TOTALS,
 	SQ_ROOM_THREADS,
+	SQ_ANNOTATION_EXISTS,
+
+	/* to-device messages (sqlite_to_device.c) */
+	SQ_TD_TXN_INSERT,
+	SQ_TD_NEXT,
+	SQ_TD_INSERT,
+	SQ_TD_ACK,
+	SQ_TD_GET,
+	SQ_TD_MAX,
+	SQ_TD_DELETE_DEVICE,
+	SQ_TD_DELETE_OTHER_DEVICES,
+
 
 	/* end-to-end encryption keys (sqlite_keys.c) */
 	SQ_KEYS_DEVICE_EXISTS,
@@ -421,6 +433,9 @@ enum store_result sqlite_room_threads(void *h, const char *room_id, const char *
                                       int64_t before, size_t limit,
                                       struct store_event_list *roots_out,
                                       int64_t *last_latest_out);
+enum store_result sqlite_annotation_exists(void *h, const char *room_id, const char *parent_id,
+                                           const char *sender, const char *type,
+                                           const char *key);
 /* Shared by the event readers (sqlite_events.c defines them): fill e from
  * a row whose first 12 columns are EVENT_COLS; grow a list by doubling up
  * to STORE_STATE_MAX entries. 0, or -1 (e cleared; list unchanged). */
@@ -438,6 +453,18 @@ enum store_result sqlite_search_unindex(struct sqlite_conn *w, const char *redac
                                         const char *room_id);
 enum store_result sqlite_events_search(void *h, const struct store_search_query *q,
                                        struct store_search_hit_list *out);
+
+/* ---- to-device messages (sqlite_to_device.c) --------------------------- */
+
+enum store_result sqlite_to_device_send(void *h, const char *sender, const char *sender_device,
+                                        const char *txn_id, const char *type,
+                                        const struct store_to_device_new *msgs, size_t n);
+enum store_result sqlite_to_device_ack(void *h, const char *user_id, const char *device_id,
+                                       int64_t upto);
+enum store_result sqlite_to_device_get(void *h, const char *user_id, const char *device_id,
+                                       int64_t since, size_t limit,
+                                       struct store_to_device_list *out);
+enum store_result sqlite_to_device_stream_max(void *h, int64_t *out);
 
 /* ---- end-to-end encryption keys (sqlite_keys.c) ----------------------- */
 
