@@ -22,6 +22,7 @@ struct uia_sessions;
 struct nonces;
 struct notifier;
 struct events_ctx;
+struct unread_cache;
 struct typing;
 
 struct app {
@@ -33,6 +34,7 @@ struct app {
 	struct nonces *reg_nonces;   /* shared-secret registration */
 	struct notifier *notifier;   /* wakes parked /sync requests */
 	struct events_ctx *events;   /* the event pipeline and room cache */
+	struct unread_cache *unread; /* per (user, room) notification counts */
 	struct typing *typing;       /* who is typing where (sync/typing.h) */
 };
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "api/app.h"
+#include "api/client/sync_build.h"
 #include "api/client/uia.h"
 #include "cli/cli.h"
 #include "config/config.h"
@@ -289,12 +290,13 @@ int cli_serve(int argc, char **argv)
 	events.notifier = app.notifier;
 	events.cache = room_cache_new();
 	app.events = &events;
+	app.unread = unread_cache_new();
 	/* typing notifications; the counter starts at the wall clock so that
 	 * a sync token from before a restart is not ahead of it (typing.h) */
 	app.typing = typing_new(0, 0, (uint64_t)time_now_ms());
 	if (!app.typing)
 		goto out;
-	if (!app.ratelimiter || !app.uia || !app.reg_nonces || !app.notifier || !events.cache ||
+	if (!app.ratelimiter || !app.uia || !app.reg_nonces || !app.notifier || !events.cache || !app.unread ||
 	    !(srv = serve_http(&app, &cfg)))
 		goto out;
 	hint = a.config_path ? str_printf("--config %s", a.config_path)
@@ -310,6 +312,7 @@ out:
 	notifier_free(app.notifier);
 	typing_free(app.typing);
 	room_cache_free(events.cache);
+	unread_cache_free(app.unread);
 	if (app.store)
 		store_close(app.store);
 	ratelimiter_free(app.ratelimiter);

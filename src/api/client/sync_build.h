@@ -40,6 +40,10 @@ struct sync_result {
 };
 void sync_result_clear(struct sync_result *r);
 
+/* The unread-counts cache held in struct app (sync_unread.c). */
+struct unread_cache *unread_cache_new(void);
+void unread_cache_free(struct unread_cache *u);
+
 /* 0, or -1 on a store error. */
 int sync_build(struct app *app, const struct sync_params *p, struct sync_result *out);
 

@@ -11,6 +11,20 @@
 
 #define SYNC_TO_DEVICE_MAX 100
 
+/* Whether the device still holds a message at or before `upto`: the
+ * acknowledgement is a write, and most syncs have nothing to delete. */
+static bool to_device_pending_upto(struct sync_ctx *c, int64_t upto)
+{
+	struct store_to_device_list l = { 0 };
+	bool pending;
+
+	if (store_to_device_get(c->app->store, c->p->user_id, c->p->device_id, 0, 1, &l) != STORE_OK)
+		return true;   /* cannot tell: acknowledge anyway */
+	pending = l.n == 1 && l.items[0].stream <= upto;
+	store_to_device_list_clear(&l);
+	return pending;
+}
+
 json_t *sync_to_device_events(struct sync_ctx *c, struct sync_token *next)
 {
 	struct store_to_device_list l = { 0 };
@@ -19,7 +33,7 @@ json_t *sync_to_device_events(struct sync_ctx *c, struct sync_token *next)
 
 	if (!events)
 		return NULL;
-	if (since > 0 &&
+	if (since > 0 && to_device_pending_upto(c, since) &&
 	    store_to_device_ack(c->app->store, c->p->user_id, c->p->device_id, since) != STORE_OK)
 		goto fail;
 	if (store_to_device_get(c->app->store, c->p->user_id, c->p->device_id, since,

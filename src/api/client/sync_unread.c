@@ -2,13 +2,23 @@
  * (client-server-api "Receiving notifications": notification_count and
  * highlight_count since the user's read receipt).
  *
- * Counted when the response is built: the user's push rules are run over
- * the visible events after their latest read receipt (m.read or
- * m.read.private, unthreaded or "main") or their own latest event,
- * whichever is later. At most UNREAD_SCAN_MAX events are looked at, so the
- * counts saturate there (clients show "99+" long before). */
+ * The user's push rules are run over the visible events after their
+ * latest read receipt (m.read or m.read.private, unthreaded or "main") or
+ * their own latest event, whichever is later. At most UNREAD_SCAN_MAX
+ * events are looked at, so counts saturate there (clients show "99+" long
+ * before).
+ *
+ * Counts are kept per (user, room) in the unread cache with the position
+ * they were computed up to, so a sync only evaluates the events that
+ * arrived since: when one message wakes thousands of parked /syncs, each
+ * evaluates one event, not the room's backlog. A moved read receipt or an
+ * own message resets the entry. The cache is bounded (UNREAD_CACHE_MAX
+ * entries; when full it is emptied and refills on demand). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <uthash.h>
 
 #include "api/app.h"
 #include "api/client/pushrules_state.h"
@@ -17,8 +27,51 @@
 #include "push/push_rules.h"
 #include "security/served.h"
 #include "store/store.h"
+#include "util/str.h"
 
 #define UNREAD_SCAN_MAX 100
+#define UNREAD_CACHE_MAX 200000
+
+struct unread_entry {
+	char *key;               /* user_id "\n" room_id */
+	int64_t read_pos;        /* the read marker the counts start after */
+	int64_t upto;            /* events evaluated up to this position */
+	int64_t notify, highlight;
+	int64_t scanned;         /* events evaluated, for the saturation bound */
+	UT_hash_handle hh;
+};
+
+struct unread_cache {
+	pthread_mutex_t lock;
+	struct unread_entry *entries;
+};
+
+struct unread_cache *unread_cache_new(void)
+{
+	struct unread_cache *u = calloc(1, sizeof(*u));
+	if (u)
+		pthread_mutex_init(&u->lock, NULL);
+	return u;
+}
+
+static void unread_clear_locked(struct unread_cache *u)
+{
+	struct unread_entry *e, *tmp;
+	HASH_ITER(hh, u->entries, e, tmp) {
+		HASH_DEL(u->entries, e);
+		free(e->key);
+		free(e);
+	}
+}
+
+void unread_cache_free(struct unread_cache *u)
+{
+	if (!u)
+		return;
+	unread_clear_locked(u);
+	pthread_mutex_destroy(&u->lock);
+	free(u);
+}
 
 /* Stream position of the user's newest read receipt in the room (0: none). */
 static int64_t read_receipt_pos(struct sync_ctx *c, const char *room_id)
@@ -49,20 +102,28 @@ static json_t *ruleset_of(struct sync_ctx *c)
 	return c->push_ruleset;
 }
 
-json_t *sync_unread_counts(struct sync_ctx *c, const char *room_id)
+/* Run the rules over the room's visible events in (from, to], oldest
+ * first; an own event resets the counts (the user has read up to it). */
+static int unread_scan(struct sync_ctx *c, const char *room_id, int64_t from, int64_t to,
+                       struct unread_entry *acc)
 {
 	struct store_event_list l = { 0 };
 	struct served_viewer v = { c->p->user_id, c->p->device_id, c->p->ip, c->p->user_agent };
 	struct events_ctx *ev = c->app->events;
-	json_t *ruleset = ruleset_of(c), *pl, *me;
 	struct store_membership_list members = { 0 };
+	json_t *ruleset = ruleset_of(c), *pl = NULL, *me = NULL;
 	struct push_ctx pc = { 0 };
-	int64_t notify = 0, highlight = 0, from = read_receipt_pos(c, room_id);
+	int ret = -1;
 
-	if (!ruleset || store_room_events(c->app->store, room_id, from, c->now_pos,
-	                                  UNREAD_SCAN_MAX, true, &l) != STORE_OK ||
+	if (!ruleset || store_room_events(c->app->store, room_id, from, to, UNREAD_SCAN_MAX, true,
+	                                  &l) != STORE_OK ||
 	    served_events_filter(c->app->store, &v, SERVED_SYNC, room_id, &l) != 0)
 		goto out;
+	acc->upto = to;
+	if (l.n == 0) {
+		ret = 0;
+		goto out;
+	}
 	pl = events_state_content(ev, room_id, "m.room.power_levels", "");
 	me = events_state_content(ev, room_id, "m.room.member", c->p->user_id);
 	if (store_room_members(c->app->store, room_id, "join", &members) == STORE_OK)
@@ -70,25 +131,77 @@ json_t *sync_unread_counts(struct sync_ctx *c, const char *room_id)
 	pc.user_id = c->p->user_id;
 	pc.display_name = json_string_value(json_object_get(me, "displayname"));
 	pc.power_levels = pl;
-	/* The list is newest first: stop at the user's own latest event. */
-	for (size_t i = 0; i < l.n; i++) {
+	for (size_t k = l.n; k-- > 0;) {   /* the list is newest first */
+		const struct store_event *e = &l.items[k];
 		json_t *event, *actions = NULL;
-		if (strcmp(l.items[i].sender, c->p->user_id) == 0)
-			break;
-		event = event_client_format(&l.items[i], c->p->user_id, c->p->device_id, c->now_ms);
-		pc.sender_power_level = events_power_level(ev, room_id, l.items[i].sender);
+		if (strcmp(e->sender, c->p->user_id) == 0) {
+			acc->notify = acc->highlight = acc->scanned = 0;
+			acc->read_pos = e->stream;
+			continue;
+		}
+		if (acc->scanned >= UNREAD_SCAN_MAX)
+			continue;
+		acc->scanned++;
+		event = event_client_format(e, c->p->user_id, c->p->device_id, c->now_ms);
+		pc.sender_power_level = events_power_level(ev, room_id, e->sender);
 		if (event && push_evaluate(ruleset, event, &pc, &actions) == 1) {
-			notify += push_actions_notify(actions);
-			highlight += push_actions_highlight(actions);
+			acc->notify += push_actions_notify(actions);
+			acc->highlight += push_actions_highlight(actions);
 		}
 		json_decref(actions);
 		json_decref(event);
 	}
+	ret = 0;
+out:
 	json_decref(pl);
 	json_decref(me);
-out:
 	store_membership_list_clear(&members);
 	store_event_list_clear(&l);
-	return json_pack("{s:I,s:I}", "notification_count", (json_int_t)notify,
-	                 "highlight_count", (json_int_t)highlight);
+	return ret;
+}
+
+json_t *sync_unread_counts(struct sync_ctx *c, const char *room_id)
+{
+	struct unread_cache *u = c->app->unread;
+	struct unread_entry acc = { 0 }, *e;
+	int64_t read_pos = read_receipt_pos(c, room_id);
+	char *key = str_printf("%s\n%s", c->p->user_id, room_id);
+	bool cached = false;
+
+	if (!key)
+		goto out;
+	pthread_mutex_lock(&u->lock);
+	HASH_FIND_STR(u->entries, key, e);
+	/* Reuse the counts unless the receipt moved past where they start. */
+	if (e && read_pos <= e->read_pos && e->upto <= c->now_pos) {
+		acc = *e;
+		cached = true;
+	}
+	pthread_mutex_unlock(&u->lock);
+	if (!cached)
+		acc.read_pos = acc.upto = read_pos;
+	if (acc.upto < c->now_pos && unread_scan(c, room_id, acc.upto, c->now_pos, &acc) != 0)
+		goto out;
+	pthread_mutex_lock(&u->lock);
+	HASH_FIND_STR(u->entries, key, e);
+	if (!e && HASH_COUNT(u->entries) >= UNREAD_CACHE_MAX)
+		unread_clear_locked(u);
+	if (!e && (e = calloc(1, sizeof(*e)))) {
+		e->key = key;
+		key = NULL;
+		HASH_ADD_KEYPTR(hh, u->entries, e->key, strlen(e->key), e);
+	}
+	/* Another sync of the same user may have gone further: keep the newest. */
+	if (e && acc.upto >= e->upto) {
+		e->read_pos = acc.read_pos;
+		e->upto = acc.upto;
+		e->notify = acc.notify;
+		e->highlight = acc.highlight;
+		e->scanned = acc.scanned;
+	}
+	pthread_mutex_unlock(&u->lock);
+out:
+	free(key);
+	return json_pack("{s:I,s:I}", "notification_count", (json_int_t)acc.notify,
+	                 "highlight_count", (json_int_t)acc.highlight);
 }
