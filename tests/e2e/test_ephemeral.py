@@ -574,6 +574,40 @@ def test_threaded_receipt_must_match_the_thread(server):
     seen = receipts_of(alice.sync(), room_id)
     assert seen[(reply, "m.read", bob.user_id)]["thread_id"] == root
     assert seen[(root, "m.read", bob.user_id)]["thread_id"] == "main"
+    # "Following the event relationships, it has a parent event which
+    # references the thread root with a rel_type of m.thread": a reaction
+    # to the threaded reply is in the thread too
+    reaction = alice.send(room_id, event_type="m.reaction", content={
+        "m.relates_to": {"rel_type": "m.annotation", "event_id": reply, "key": "+1"}})
+    assert_error(receipt_post(bob, room_id, reaction, body={"thread_id": "main"}), 400,
+                 "M_INVALID_PARAM")
+    assert receipt_post(bob, room_id, reaction, body={"thread_id": root}).status == 200
+    # a made-up thread: refused, so no receipt row per invented thread ID
+    plain = alice.send(room_id, "plain")
+    assert_error(receipt_post(bob, room_id, plain, body={"thread_id": "$made-up"}), 400,
+                 "M_INVALID_PARAM")
+    # hostile relations name no event: such events are in the main timeline
+    for rel in ({"rel_type": "m.reference", "event_id": "$"},
+                {"rel_type": "m.reference", "event_id": "x"},
+                {"rel_type": "m.thread", "event_id": 5},
+                {"rel_type": "m.reference", "event_id": "$" + "z" * 400},
+                {"rel_type": "m.reference", "event_id": elsewhere_event(alice)}):
+        odd = alice.send(room_id, content={"msgtype": "m.text", "body": "odd",
+                                           "m.relates_to": rel})
+        assert receipt_post(bob, room_id, odd, body={"thread_id": "main"}).status == 200, rel
+    # two hops: a reaction to the reaction is still in the thread
+    again = alice.send(room_id, event_type="m.reaction", content={
+        "m.relates_to": {"rel_type": "m.annotation", "event_id": reaction, "key": "x"}})
+    assert receipt_post(bob, room_id, again, body={"thread_id": root}).status == 200
+    # a thread root may be receipted in its own thread
+    assert receipt_post(bob, room_id, other_root,
+                        body={"thread_id": other_root}).status == 200
+
+
+def elsewhere_event(user):
+    """An event of another room (a relation there ends the thread walk)."""
+    room_id = user.create_room()
+    return user.send(room_id, "elsewhere")
 
 
 def test_malformed_ids_and_oversized_status(server):

@@ -44,37 +44,80 @@ static bool caller_joined(struct request *req, const char *room_id)
 	return joined;
 }
 
-/* The m.thread relation of an event's content, or NULL. */
-static const char *thread_root_of(const json_t *pdu)
-{
-	json_t *rel = json_object_get(json_object_get(pdu, "content"), "m.relates_to");
-	const char *rel_type = json_string_value(json_object_get(rel, "rel_type"));
+/* "a maximum of 3 hops is recommended to cover indirect relationships"
+ * (Receipts, Threaded read receipts). */
+#define THREAD_HOPS_MAX 3
 
-	if (rel_type == NULL || strcmp(rel_type, "m.thread") != 0)
-		return NULL;
-	return json_string_value(json_object_get(rel, "event_id"));
+/* The thread an event is in: the root its relations reach through
+ * m.thread within THREAD_HOPS_MAX hops (copied into root, NUL-terminated),
+ * or "" for the main timeline. An event is "in a thread" if "It has a
+ * rel_type of m.thread, or Following the event relationships, it has a
+ * parent event which references the thread root with a rel_type of
+ * m.thread"; related events outside the room, or missing, end the walk. */
+static int thread_of(struct request *req, const struct store_event *e,
+                     char root[RECEIPT_ID_MAX + 1])
+{
+	json_t *pdu = json_loads(e->json, 0, NULL);
+	int ret = 0;
+
+	root[0] = '\0';
+	for (int hop = 0; pdu != NULL && hop <= THREAD_HOPS_MAX; hop++) {
+		json_t *rel = json_object_get(json_object_get(pdu, "content"), "m.relates_to");
+		const char *type = json_string_value(json_object_get(rel, "rel_type"));
+		const char *parent = json_string_value(json_object_get(rel, "event_id"));
+		struct store_event pe = { 0 };
+		char next[RECEIPT_ID_MAX + 1];
+
+		if (type == NULL || parent == NULL || strlen(parent) > RECEIPT_ID_MAX)
+			break;
+		if (strcmp(type, "m.thread") == 0) {
+			memcpy(root, parent, strlen(parent) + 1);
+			break;
+		}
+		/* parent lives in pdu, which the next hop replaces */
+		memcpy(next, parent, strlen(parent) + 1);
+		json_decref(pdu);
+		pdu = NULL;
+		/* a malformed relation (hostile content) names no event */
+		if (hop == THREAD_HOPS_MAX || next[0] != '$' || next[1] == '\0')
+			break;
+		if (store_event_get(APP(req)->store, next, &pe) == STORE_ERROR)
+			ret = -1;
+		else if (pe.room_id != NULL && strcmp(pe.room_id, e->room_id) == 0)
+			pdu = json_loads(pe.json, 0, NULL);
+		store_event_clear(&pe);
+	}
+	json_decref(pdu);
+	return ret;
 }
 
-/* receipts.yaml 400: "The event_id is not related to the thread_id".
- * Only a direct contradiction is refused: a threaded event receipted as
- * "main", or receipted under a thread other than its own. Indirect
- * relations ("a maximum of 3 hops", Threaded read receipts) are not
- * walked, so an event related to a thread through another event is
- * accepted under either thread. */
-static bool thread_consistent(const struct store_event *e, const char *thread_id)
+/* receipts.yaml 400: "The event_id is not related to the thread_id". An
+ * event in thread T takes receipts under T; any other event takes them
+ * under "main", and a thread root also under its own ID (it is in the
+ * main timeline, and clients receipt it when they open its thread). So
+ * receipts exist only for threads that exist: a client cannot make the
+ * store keep one row per made-up thread ID. -1 with the response set. */
+static int thread_check(struct request *req, const struct store_event *e,
+                        const char *thread_id)
 {
-	json_t *pdu;
-	const char *root;
-	bool ok = true;
+	char root[RECEIPT_ID_MAX + 1];
+	bool ok;
 
 	if (thread_id == NULL)
-		return true;
-	pdu = json_loads(e->json, 0, NULL);
-	root = thread_root_of(pdu);
-	if (root != NULL)
+		return 0;
+	if (thread_of(req, e, root) != 0) {
+		res_error(req, 500, "M_UNKNOWN", "Could not read the event's relations");
+		return -1;
+	}
+	if (root[0] != '\0')
 		ok = strcmp(thread_id, root) == 0;
-	json_decref(pdu);
-	return ok;
+	else
+		ok = strcmp(thread_id, "main") == 0 || strcmp(thread_id, e->event_id) == 0;
+	if (!ok) {
+		res_error(req, 400, "M_INVALID_PARAM", "The event is not in thread %s", thread_id);
+		return -1;
+	}
+	return 0;
 }
 
 /* Check that t->event_id is an event of room_id the caller may see, and
@@ -98,11 +141,8 @@ static int receipt_target_check(struct request *req, const char *room_id,
 		res_error(req, 404, "M_NOT_FOUND", "Event not found");
 		goto out;
 	}
-	if (!thread_consistent(&e, t->thread_id)) {
-		res_error(req, 400, "M_INVALID_PARAM", "The event is not in thread %s",
-		          t->thread_id);
+	if (thread_check(req, &e, t->thread_id) != 0)
 		goto out;
-	}
 	t->event_stream = e.stream;
 	ret = 0;
 out:
