@@ -216,6 +216,13 @@ void res_raw(struct request *req, unsigned int status, const char *content_type,
 	req->res_content_type = content_type;
 }
 
+void request_auth_reset(struct request *req)
+{
+	free(req->auth.user_id);
+	free(req->auth.device_id);
+	memset(&req->auth, 0, sizeof(req->auth));
+}
+
 void res_ratelimited(struct request *req, int64_t retry_after_ms)
 {
 	res_error_extra(req, 429, "M_LIMIT_EXCEEDED", "Too many requests",

@@ -11,6 +11,8 @@ void request_init(struct request *req, void *app, void *conn, const char *url,
                   size_t max_json_depth);
 /* Free everything the request owns (not the struct itself). */
 void request_release(struct request *req);
+/* Forget who the request was authenticated as (before authenticating again). */
+void request_auth_reset(struct request *req);
 /* 429 M_LIMIT_EXCEEDED with retry_after_ms. */
 void res_ratelimited(struct request *req, int64_t retry_after_ms);
 

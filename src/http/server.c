@@ -308,10 +308,14 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
 		return MHD_YES;
 	}
 	if (ex->suspended) {
-		/* Woken: run the handler again (auth and limits were applied). */
+		/* Woken: check the token again (the account may have been locked
+		 * or logged out while the request was parked: it must not be
+		 * served one more byte), then run the handler again. */
 		ex->suspended = false;
 		ex->req.resumed = true;
-		ex->req.route->handler(&ex->req);
+		request_auth_reset(&ex->req);
+		if (http_authenticate(&ex->req, srv->opts.store, ex->req.route->auth) == 0)
+			ex->req.route->handler(&ex->req);
 		return exchange_finish(ex, c);
 	}
 	/* In flight from here on: shutdown waits for what a handler started,

@@ -93,3 +93,31 @@ def test_survives_restart(make_server):
     srv.start()
     got = bob.sync(since=first["next_batch"])
     assert [e["content"] for e in _to_device(got)] == [{"kept": True}]
+
+
+def test_parked_sync_ends_at_logout(server):
+    """A /sync parked on the notifier re-checks its token when woken: logging
+    the device out ends it at once with 401 M_UNKNOWN_TOKEN, not at its
+    timeout (logout.yaml: the token "can no longer be used")."""
+    import threading
+    import time
+    bob = MatrixUser(server)
+    first = bob.sync()
+    result = {}
+
+    def poll():
+        query = {"since": first["next_batch"], "timeout": "20000"}
+        started = time.monotonic()
+        result["r"] = bob.call("GET", "sync", query=query, timeout=30)
+        result["took"] = time.monotonic() - started
+
+    t = threading.Thread(target=poll)
+    t.start()
+    time.sleep(0.5)
+    # log the same device out through a second connection
+    r = bob.call("POST", "logout", {})
+    assert r.status == 200, r
+    t.join(25)
+    assert not t.is_alive()
+    assert result["r"].status == 401 and result["r"].json["errcode"] == "M_UNKNOWN_TOKEN", result
+    assert result["took"] < 5, result

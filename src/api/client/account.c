@@ -36,11 +36,14 @@ void api_account_password(struct request *req)
 	 * the one making this request stays signed in. */
 	ar = account_set_password(app->store, app->cfg, req->auth.user_id, password,
 	                          logout_devices, req->auth.device_id);
-	if (ar != ACCOUNT_OK)
+	if (ar != ACCOUNT_OK) {
 		res_error(req, ar == ACCOUNT_ERROR ? 500 : 400, account_errcode(ar),
 		          "Could not change the password");
-	else
-		res_json(req, 200, NULL);
+		return;
+	}
+	if (logout_devices)
+		api_sessions_revoked(req, req->auth.user_id);
+	res_json(req, 200, NULL);
 }
 
 void api_account_deactivate(struct request *req)
@@ -57,6 +60,7 @@ void api_account_deactivate(struct request *req)
 		res_error(req, 500, "M_UNKNOWN", "Could not deactivate the account");
 		return;
 	}
+	api_sessions_revoked(req, req->auth.user_id);
 	/* account_deactivation.yaml: "success" when every bound 3PID was
 	 * unbound; accounts here have none bound, so nothing failed. */
 	res_json(req, 200, json_pack("{s:s}", "id_server_unbind_result", "success"));

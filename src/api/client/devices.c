@@ -92,10 +92,12 @@ void api_device_delete(struct request *req)
 	if (uia_require(req, body, "delete_devices", req->auth.user_id, UIA_PASSWORD) != 0)
 		return;
 	r = store_device_delete(APP(req)->store, req->auth.user_id, req_param(req, 0));
-	if (r == STORE_ERROR)
+	if (r == STORE_ERROR) {
 		res_error(req, 500, "M_UNKNOWN", "Could not delete the device");
-	else
-		res_json(req, 200, NULL);   /* deleting an absent device is not an error */
+		return;
+	}
+	api_sessions_revoked(req, req->auth.user_id);
+	res_json(req, 200, NULL);   /* deleting an absent device is not an error */
 }
 
 void api_delete_devices(struct request *req)
@@ -126,5 +128,6 @@ void api_delete_devices(struct request *req)
 			return;
 		}
 	}
+	api_sessions_revoked(req, req->auth.user_id);
 	res_json(req, 200, NULL);
 }

@@ -86,6 +86,14 @@ void api_account_data_get(struct request *req);
 /* to_device.c */
 void api_send_to_device(struct request *req);
 
+/* keys.c, keys_query.c, keys_xsign.c: end-to-end encryption keys */
+void api_keys_upload(struct request *req);
+void api_keys_query(struct request *req);
+void api_keys_claim(struct request *req);
+void api_keys_changes(struct request *req);
+void api_keys_device_signing_upload(struct request *req);
+void api_keys_signatures_upload(struct request *req);
+
 /* pushrules.c */
 void api_pushrules_get_all(struct request *req);
 void api_pushrule_get(struct request *req);
@@ -123,6 +131,11 @@ void api_room_context(struct request *req);
 
 /* search.c, search_results.c: server-side search */
 void api_search(struct request *req);
+
+/* session.c: sessions of user_id were revoked (logout, device deleted,
+ * password change, deactivation): wake their parked /syncs so that they
+ * re-check their token now and answer 401, rather than at their timeout. */
+void api_sessions_revoked(struct request *req, const char *user_id);
 
 /* session.c: a new login session (device + tokens) for user_id, written
  * into out as the spec's login/register response fields (user_id,

@@ -129,19 +129,23 @@ void api_logout(struct request *req)
 	struct app *app = APP(req);
 	enum store_result r = store_device_delete(app->store, req->auth.user_id,
 	                                          req->auth.device_id);
-	if (r == STORE_ERROR)
+	if (r == STORE_ERROR) {
 		res_error(req, 500, "M_UNKNOWN", "Could not log out");
-	else
-		res_json(req, 200, NULL);
+		return;
+	}
+	api_sessions_revoked(req, req->auth.user_id);
+	res_json(req, 200, NULL);
 }
 
 void api_logout_all(struct request *req)
 {
 	struct app *app = APP(req);
-	if (store_devices_delete_all(app->store, req->auth.user_id, NULL) != STORE_OK)
+	if (store_devices_delete_all(app->store, req->auth.user_id, NULL) != STORE_OK) {
 		res_error(req, 500, "M_UNKNOWN", "Could not log out");
-	else
-		res_json(req, 200, NULL);
+		return;
+	}
+	api_sessions_revoked(req, req->auth.user_id);
+	res_json(req, 200, NULL);
 }
 
 void api_refresh(struct request *req)

@@ -8,6 +8,7 @@
 #include "config/config.h"
 #include "security/secrets.h"
 #include "store/store.h"
+#include "sync/notifier.h"
 #include "util/ids.h"
 #include "util/timeutil.h"
 
@@ -65,4 +66,10 @@ out:
 	sodium_memzero(access, sizeof(access));
 	sodium_memzero(refresh, sizeof(refresh));
 	return ret;
+}
+
+void api_sessions_revoked(struct request *req, const char *user_id)
+{
+	const char *users[1] = { user_id };
+	notifier_notify(APP(req)->notifier, NULL, 0, users, 1);
 }
