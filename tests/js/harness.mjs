@@ -30,6 +30,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { after } from "node:test";
+
 import * as sdk from "matrix-js-sdk";
 import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
 
@@ -147,7 +149,8 @@ function sanitizerEnv() {
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
 class ChappeServer {
-  constructor(workdir, port) {
+  constructor(workdir, port, bin) {
+    this.bin = bin;
     this.workdir = workdir;
     this.port = port;
     this.url = `http://127.0.0.1:${port}`;
@@ -180,7 +183,7 @@ class ChappeServer {
     writeFileSync(configPath, toYaml(baseConfig(this.port)), { mode: 0o600 });
     const errFd = createWriteStream(this.stderrPath);
     await new Promise((ok) => errFd.once("open", ok));
-    this.proc = spawn(CHAPPE_BIN, ["serve", "--config", configPath], {
+    this.proc = spawn(this.bin, ["serve", "--config", configPath], {
       cwd: this.workdir,
       env: sanitizerEnv(),
       stdio: ["ignore", "ignore", errFd],
@@ -246,16 +249,55 @@ class ChappeServer {
     return problems;
   }
 
-  /** Requests js-sdk made that did not succeed (status >= 400 or no answer). */
+  /** Requests js-sdk made that did not succeed: status >= 400, or no
+   *  answer for another reason than stopClient aborting its long-poll. */
   failedRequests() {
-    return this.requests.filter((r) => !(typeof r.status === "number" && r.status < 400));
+    return this.requests.filter((r) =>
+      typeof r.status === "number" ? r.status >= 400 : r.status !== "error: AbortError");
+  }
+
+  /** One line per distinct request shape (IDs and transaction IDs folded
+   *  into placeholders) with its statuses and count, in first-seen order:
+   *  what a stock client asks of the server. */
+  requestSummary() {
+    const seen = new Map();
+    for (const r of this.requests) {
+      const key = `${r.method} ${pathTemplate(r.path)} -> ${r.status}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    }
+    return [...seen].map(([key, n]) => `${key} (x${n})`);
   }
 }
 
-/** Start a server in a fresh temp dir; resolves once it answers. */
-export async function startServer() {
+// Fold the variable parts of a client-server path: percent-encoded or raw
+// room/user/event IDs and the transaction ID of send/{type}/{txnId}.
+function pathTemplate(path) {
+  return path
+    .split("/")
+    .map((seg, i, all) => {
+      const d = safeDecode(seg);
+      if (d.startsWith("!")) return "{roomId}";
+      if (d.startsWith("@")) return "{userId}";
+      if (d.startsWith("$")) return "{eventId}";
+      if (i >= 2 && all[i - 2] === "send") return "{txnId}";
+      return seg;
+    })
+    .join("/");
+}
+
+function safeDecode(seg) {
+  try {
+    return decodeURIComponent(seg);
+  } catch {
+    return seg;
+  }
+}
+
+/** Start a server in a fresh temp dir; resolves once it answers. bin is
+ *  for the harness's own tests (a wrapper around the real binary). */
+export async function startServer({ bin = CHAPPE_BIN } = {}) {
   const workdir = mkdtempSync(join(tmpdir(), "chappe-js-"));
-  const srv = new ChappeServer(workdir, await freePort());
+  const srv = new ChappeServer(workdir, await freePort(), bin);
   sdkLogSink = srv.sdkLog;
   await srv.start();
   return srv;
@@ -411,6 +453,20 @@ export function nextTimelineEvent(client, roomId, match) {
   });
   p.cancel = () => client.off(sdk.RoomEvent.Timeline, onTimeline);
   return p;
+}
+
+/** Call once at the top level of a test file. js-sdk 37.5.0 arms a plain
+ *  setTimeout for every request (http-api/utils.js timeoutSignal: 110 s for
+ *  a /sync long-poll) and never clears it, so a file whose clients were all
+ *  stopped would still linger that long. Once the file's tests are done,
+ *  an unref'd timer ends the process if (and only if) something still holds
+ *  the event loop; the exit code is the one the test runner already set.
+ *  (node --test-force-exit would do the same but, in Node 20, truncates
+ *  file reporters such as --test-reporter=junit.) */
+export function exitWhenTestsDone() {
+  after(() => {
+    setTimeout(() => process.exit(), 1000).unref();
+  });
 }
 
 export { sdk };

@@ -16,6 +16,7 @@ import { after, before, describe, test } from "node:test";
 import {
   api,
   binaryMissing,
+  exitWhenTestsDone,
   makeClient,
   nextTimelineEvent,
   registerUser,
@@ -29,6 +30,8 @@ import {
 // Each test skips (and is counted as skipped) when there is no binary.
 const TEST_OPTS = { timeout: 60000, skip: binaryMissing() };
 const STEP_MS = 15000;
+
+exitWhenTestsDone();
 
 const rejections = [];
 process.on("unhandledRejection", (reason) => rejections.push(reason));
@@ -185,13 +188,10 @@ describe("matrix-js-sdk 37.5.0 against chappe", () => {
   test("server exits 0 on SIGTERM with no sanitizer report", TEST_OPTS, async (t) => {
     // What js-sdk asked for and what did not succeed: the list of server
     // features stock clients still miss.
-    const seen = new Map();
-    for (const r of server.requests) {
-      const key = `${r.method} ${r.path} -> ${r.status}`;
-      seen.set(key, (seen.get(key) ?? 0) + 1);
+    for (const line of server.requestSummary()) t.diagnostic(`js-sdk request: ${line}`);
+    for (const r of server.failedRequests()) {
+      t.diagnostic(`js-sdk request failed: ${r.who} ${r.method} ${r.path} -> ${r.status}`);
     }
-    for (const [key, n] of seen) t.diagnostic(`js-sdk request: ${key} (x${n})`);
-    for (const r of server.failedRequests()) t.diagnostic(`js-sdk request failed: ${r.who} ${r.method} ${r.path} -> ${r.status}`);
 
     const problems = await server.stop();
     assert.deepEqual(problems, [], "clean shutdown");
