@@ -62,6 +62,14 @@ const struct route api_routes[] = {
 	/* to-device messages */
 	ROW(PFX_CLIENT, HTTP_PUT, "/sendToDevice/{eventType}/{txnId}", api_send_to_device, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 
+	/* end-to-end encryption keys */
+	ROW(PFX_CLIENT, HTTP_POST, "/keys/upload", api_keys_upload, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_POST, "/keys/query", api_keys_query, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_POST, "/keys/claim", api_keys_claim, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/keys/changes", api_keys_changes, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_POST, "/keys/device_signing/upload", api_keys_device_signing_upload, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_POST, "/keys/signatures/upload", api_keys_signatures_upload, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+
 	/* push rules */
 	ROW(PFX_CLIENT, HTTP_GET, "/pushrules/", api_pushrules_get_all, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_GET, "/pushrules", api_pushrules_get_all, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),

@@ -86,6 +86,38 @@ static void notify_event(struct events_ctx *ctx, const char *room_id, const json
 	notifier_notify(ctx->notifier, rooms, 1, users, n_users);
 }
 
+/* end-to-end encryption keys feature: "once enabled, encryption cannot
+ * be disabled" (client-server-api, End-to-End Encryption, m.room.encryption:
+ * clients treat a room as encrypted for good). A state event that would
+ * drop m.room.encryption or change its algorithm, or a redaction of the
+ * current one (which would strip the algorithm), is refused. 0, or -1
+ * with err set. */
+static int encryption_kept(const struct state_map *state, const struct event_spec *spec,
+                           struct event_error *err)
+{
+	const json_t *cur = state_map_get(state, "m.room.encryption", "");
+	const json_t *alg, *new_alg;
+
+	if (cur == NULL)
+		return 0;
+	alg = json_object_get(json_object_get(cur, "content"), "algorithm");
+	if (spec->redacts && json_is_string(json_object_get(cur, "event_id")) &&
+	    strcmp(spec->redacts, json_string_value(json_object_get(cur, "event_id"))) == 0) {
+		event_error_set(err, 403, "M_FORBIDDEN", "Room encryption cannot be redacted");
+		return -1;
+	}
+	if (!spec->state_key || strcmp(spec->type, "m.room.encryption") != 0 ||
+	    strcmp(spec->state_key, "") != 0)
+		return 0;
+	new_alg = json_object_get(spec->content, "algorithm");
+	if (!json_is_string(new_alg) || !json_is_string(alg) || !json_equal(alg, new_alg)) {
+		event_error_set(err, 403, "M_FORBIDDEN",
+		                "Room encryption cannot be disabled or its algorithm changed");
+		return -1;
+	}
+	return 0;
+}
+
 int events_send(struct events_ctx *ctx, const char *room_id, const char *sender,
                 const struct event_spec *spec, const char *device_id, const char *txn_id,
                 char **event_id_out, struct event_error *err)
@@ -110,6 +142,8 @@ int events_send(struct events_ctx *ctx, const char *room_id, const char *sender,
 	/* relations: send-time rules (threads, duplicate annotations), under
 	 * the room's lock so that two racing sends cannot both pass */
 	if (events_relation_check(ctx->store, room_id, sender, spec->type, spec->content, err) != 0)
+		goto out;
+	if (encryption_kept(e->state, spec, err) != 0)
 		goto out;
 	a.rv = e->rv;
 	a.cfg = ctx->cfg;

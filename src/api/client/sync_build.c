@@ -129,6 +129,9 @@ int sync_build(struct app *app, const struct sync_params *p, struct sync_result 
 	/* typing, receipts and presence positions (sync_ephemeral.c) */
 	if (sync_ephemeral_positions(&c, &next) != 0)
 		goto out;
+	/* device-list position (end-to-end encryption keys, sync_keys.c) */
+	if (sync_keys_position(app, &next) != 0)
+		goto out;
 	c.now_ms = time_now_ms();
 	c.join = json_object();
 	c.invite = json_object();
@@ -161,6 +164,9 @@ int sync_build(struct app *app, const struct sync_params *p, struct sync_result 
 	                      "device_lists", "changed", "left");
 	c.join = c.invite = c.leave = c.knock = NULL;
 	ret = out->body ? 0 : -1;
+	/* device_lists and one-time key counts (end-to-end encryption keys) */
+	if (ret == 0 && sync_keys_fill(&c, &next, out) != 0)
+		ret = -1;
 out:
 	json_decref(c.join);
 	json_decref(c.invite);

@@ -44,4 +44,12 @@ int sync_ephemeral_positions(struct sync_ctx *c, struct sync_token *next);
 json_t *sync_ephemeral_room(const struct sync_ctx *c, const char *room_id, bool full);
 json_t *sync_presence_events(const struct sync_ctx *c);
 
+/* sync_keys.c (end-to-end encryption keys): read the device-list position
+ * into next (0, or -1 on a store error); then, once out->body is built,
+ * fill device_lists, device_one_time_keys_count and
+ * device_unused_fallback_key_types (clearing out->empty when device_lists
+ * has news). 0, or -1 on a store error. */
+int sync_keys_position(struct app *app, struct sync_token *next);
+int sync_keys_fill(struct sync_ctx *c, const struct sync_token *next, struct sync_result *out);
+
 #endif
