@@ -200,7 +200,9 @@ class ChappeServer {
     while (Date.now() < deadline) {
       if (!this.alive()) {
         const { code, signal } = await step(Promise.race([this.exited, spawnError]), 2000, "chappe exit status");
-        throw new Error(`chappe exited (code ${code}, signal ${signal}) during start-up:\n${this.stderrTail()}`);
+        throw new Error(
+          `chappe exited (code ${code}, signal ${signal}) during start-up (logs in ${this.workdir}):\n${this.stderrTail()}`,
+        );
       }
       try {
         const r = await fetch(`${this.url}/_matrix/client/versions`, { signal: AbortSignal.timeout(2000) });
@@ -213,7 +215,7 @@ class ChappeServer {
     }
     this.proc.kill("SIGKILL");
     await this.exited;
-    throw new Error(`chappe not ready after ${timeoutMs} ms:\n${this.stderrTail()}`);
+    throw new Error(`chappe not ready after ${timeoutMs} ms (logs in ${this.workdir}):\n${this.stderrTail()}`);
   }
 
   /** SIGTERM, wait, check. Returns the list of problems (empty = clean). */
@@ -299,7 +301,14 @@ export async function startServer({ bin = CHAPPE_BIN } = {}) {
   const workdir = mkdtempSync(join(tmpdir(), "chappe-js-"));
   const srv = new ChappeServer(workdir, await freePort(), bin);
   sdkLogSink = srv.sdkLog;
-  await srv.start();
+  try {
+    await srv.start();
+  } catch (e) {
+    // The temp dir stays, with the server's stderr, for the post-mortem.
+    sdkLogSink = null;
+    srv.sdkLog.end();
+    throw e;
+  }
   return srv;
 }
 
