@@ -77,7 +77,7 @@ void api_pushrules_get_all(struct request *req)
 		return;
 	}
 	/* GET /pushrules/global/ answers the scope's object alone. */
-	if (req->route->pattern[strlen(req->route->pattern) - 1] == '/') {
+	if (strstr(req->route->pattern, "/global/")) {
 		json_t *global = json_incref(json_object_get(merged, "global"));
 		json_decref(merged);
 		merged = global ? global : json_object();
