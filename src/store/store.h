@@ -724,8 +724,10 @@ enum store_result store_annotation_exists(struct store *st, const char *room_id,
  * - A search matches words, never query syntax: term is split on
  *   whitespace; words made only of ASCII punctuation are dropped (they
  *   cannot match a token); the first STORE_SEARCH_WORDS_MAX words are
- *   kept, each matched as a prefix of an indexed word, all of them
- *   required (AND), case- and diacritic-insensitively.
+ *   kept, each matched as a prefix of an indexed word (a word of one or
+ *   two bytes: as a whole word only, which keeps a query from expanding
+ *   to most of the vocabulary), all of them required (AND), case- and
+ *   diacritic-insensitively.
  * - Only rooms the caller names are searched: which rooms a user may
  *   search, and which hits they may see, is the caller's decision (the
  *   served chokepoint), not the store's.

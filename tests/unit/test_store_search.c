@@ -246,6 +246,13 @@ static void test_words_match(void **state)
 	assert_hits(f->st, &s.q, "$m3");
 	q_init(&s, "absent", ROOM_A, NULL);
 	assert_hits(f->st, &s.q, "");
+	/* one or two bytes match whole words only, three or more a prefix */
+	q_init(&s, "ma", ROOM_A, NULL);
+	assert_hits(f->st, &s.q, "");
+	q_init(&s, "un", ROOM_A, NULL);
+	assert_hits(f->st, &s.q, "$m2");
+	q_init(&s, "mar", ROOM_A, NULL);
+	assert_hits(f->st, &s.q, "$m1");
 }
 
 /* keys: "The keys to search. Defaults to all." */

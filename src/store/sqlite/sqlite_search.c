@@ -7,8 +7,8 @@
  *
  * Reads: one statement on the calling thread's reader connection. The
  * user's term never reaches FTS5 as syntax: it is cut into words and each
- * word becomes a quoted string ("..." with '"' doubled) followed by '*',
- * so AND, OR, NOT, NEAR, column filters, parentheses and stray quotes are
+ * word becomes a quoted string ("..." with '"' doubled), followed by '*'
+ * when it is long enough to be a prefix, so AND, OR, NOT, NEAR, column filters, parentheses and stray quotes are
  * all just text. The rooms go in as one JSON array bound to a parameter
  * (json_each), not as SQL text.
  */
@@ -22,6 +22,8 @@
 /* Room IDs are at most STORE_ID_MAX bytes; escaped they may grow six-fold
  * ("\u0001"), plus quotes and a comma. */
 #define SEARCH_ROOM_JSON_MAX (STORE_ID_MAX * 6 + 3)
+/* Bytes a word needs before it is matched as a prefix (store.h). */
+#define SEARCH_PREFIX_MIN 3
 
 enum store_result sqlite_search_index(struct sqlite_conn *w, const struct store_event_new *e,
                                       int64_t stream)
@@ -105,7 +107,10 @@ static int search_expression(const char *term, char **expr_out)
 			expr[o++] = term[k];
 		}
 		expr[o++] = '"';
-		expr[o++] = '*';
+		/* a prefix of one or two bytes would expand to a large part
+		 * of the vocabulary: short words match whole words only */
+		if (i - start >= SEARCH_PREFIX_MIN)
+			expr[o++] = '*';
 		words++;
 	}
 	expr[o] = '\0';
