@@ -933,4 +933,132 @@ enum store_result store_device_list_changes(struct store *st, int64_t since, int
 /* The device-list stream's highest position (0 if none; -1 on failure). */
 int64_t store_device_list_stream_max(struct store *st);
 
+/* ---- server-side key backup (key backup feature: store_key_backup.c,
+ *      sqlite/sqlite_key_backup.c) ----------------------------------- */
+/*
+ * Client-Server API, End-to-End Encryption, "Server-side key backups":
+ * "Backups are per-user, and users may replace backups with new backups."
+ * A backup version holds an algorithm and its auth_data (JSON object text,
+ * stored as given after the API layer checked it); its keys are stored per
+ * (room ID, session ID), each with the metadata the replace rule reads.
+ * - Versions are numbered 1, 2, 3... across all users and never reused
+ *   (a deleted version stays deleted). The user's current version is the
+ *   newest one not deleted: "Keys can only be written to the most
+ *   recently created version of the backup."
+ * - etag is a counter of the version, taken forward in the same write job
+ *   whenever that version's keys change; count is the number of sessions
+ *   the version holds. Both are kept in the version row.
+ * - A put decides per session, inside its write job, whether the new key
+ *   replaces the stored one (store_backup_key_replaces): concurrent puts
+ *   never lose the better key.
+ */
+#define STORE_BACKUP_ALGORITHM_MAX     128
+#define STORE_BACKUP_AUTH_DATA_MAX     65536      /* auth_data JSON text */
+#define STORE_BACKUP_SESSION_DATA_MAX  65536      /* one session_data JSON text */
+#define STORE_BACKUP_ROOM_ID_MAX       255
+#define STORE_BACKUP_SESSION_ID_MAX    255
+#define STORE_BACKUP_PUT_MAX           1000       /* sessions in one put */
+#define STORE_BACKUP_SESSIONS_MAX      100000     /* sessions one version holds */
+#define STORE_BACKUP_BYTES_MAX         (128L * 1024 * 1024) /* session_data bytes per version */
+#define STORE_BACKUP_VERSION_MAX       INT64_C(999999999999999) /* 15 digits */
+
+struct store_backup_version {
+	int64_t version;
+	char *algorithm;
+	char *auth_data;          /* JSON object text */
+	int64_t etag;
+	int64_t count;
+};
+void store_backup_version_clear(struct store_backup_version *v);
+
+/* What decides between two keys of one session. */
+struct store_backup_key_rank {
+	bool is_verified;
+	int64_t first_message_index;
+	int64_t forwarded_count;
+};
+/* Whether a key ranked `candidate` replaces the stored key ranked
+ * `existing`, as the spec says: "if the keys have different values for
+ * is_verified, then it will keep the key that has is_verified set to true;
+ * if they have the same values for is_verified, then it will keep the key
+ * with a lower first_message_index; and finally, if is_verified and
+ * first_message_index are equal, then it will keep the key with a lower
+ * forwarded_count." Equal ranks keep the stored key. Pure. */
+bool store_backup_key_replaces(const struct store_backup_key_rank *existing,
+                               const struct store_backup_key_rank *candidate);
+
+struct store_backup_key_new {
+	const char *room_id;
+	const char *session_id;
+	struct store_backup_key_rank rank;   /* both integers >= 0 */
+	const char *session_data;            /* JSON object text */
+};
+
+struct store_backup_key {
+	char *room_id;
+	char *session_id;
+	struct store_backup_key_rank rank;
+	char *session_data;
+};
+struct store_backup_key_list {
+	struct store_backup_key *items;      /* by room ID, then session ID (bytes) */
+	size_t n;
+};
+void store_backup_key_list_clear(struct store_backup_key_list *l);
+
+/* A version's keys after a change: etag and count. */
+struct store_backup_counts {
+	int64_t etag;
+	int64_t count;
+};
+
+enum store_backup_refusal {
+	STORE_BACKUP_ACCEPTED = 0,
+	STORE_BACKUP_NOT_CURRENT,     /* the version is not the user's current one */
+	STORE_BACKUP_FULL,            /* the version would exceed SESSIONS_MAX or BYTES_MAX */
+};
+
+/* A new version for user_id, which becomes the current one. */
+enum store_result store_backup_version_create(struct store *st, const char *user_id,
+                                              const char *algorithm, const char *auth_data,
+                                              int64_t *version_out);
+/* version 0: the user's current version. STORE_NOT_FOUND if there is none,
+ * or the version is unknown, deleted or another user's. */
+enum store_result store_backup_version_get(struct store *st, const char *user_id,
+                                           int64_t version, struct store_backup_version *out);
+/* Replace auth_data. STORE_NOT_FOUND as for get; STORE_CONFLICT if
+ * algorithm is not the version's (nothing written). */
+enum store_result store_backup_version_update(struct store *st, const char *user_id,
+                                              int64_t version, const char *algorithm,
+                                              const char *auth_data);
+/* Delete a version and its keys. STORE_OK also for a version deleted
+ * before; STORE_NOT_FOUND if the user never had it. */
+enum store_result store_backup_version_delete(struct store *st, const char *user_id,
+                                              int64_t version);
+
+/* Store keys (1..STORE_BACKUP_PUT_MAX, no session twice) into version,
+ * which must be the user's current version, in one write job.
+ * STORE_CONFLICT with *refusal set and nothing written when refused; with
+ * STORE_BACKUP_NOT_CURRENT, *current_out is the current version (0 if the
+ * user has none). On STORE_OK, *out holds the version's etag and count
+ * (the etag moves only if a key was written). */
+enum store_result store_backup_keys_put(struct store *st, const char *user_id,
+                                        int64_t version,
+                                        const struct store_backup_key_new *keys, size_t n,
+                                        enum store_backup_refusal *refusal,
+                                        int64_t *current_out, struct store_backup_counts *out);
+/* Keys of a version: all (room_id NULL), one room's (session_id NULL) or
+ * one session's. STORE_NOT_FOUND if the version is unknown or deleted;
+ * STORE_OK with an empty list when no key matches. */
+enum store_result store_backup_keys_get(struct store *st, const char *user_id,
+                                        int64_t version, const char *room_id,
+                                        const char *session_id,
+                                        struct store_backup_key_list *out);
+/* Delete keys as selected for get. STORE_NOT_FOUND if the version is
+ * unknown or deleted; *out as for put (etag moves if a key went). */
+enum store_result store_backup_keys_delete(struct store *st, const char *user_id,
+                                           int64_t version, const char *room_id,
+                                           const char *session_id,
+                                           struct store_backup_counts *out);
+
 #endif

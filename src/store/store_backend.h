@@ -217,6 +217,27 @@ struct store_backend {
 	enum store_result (*device_list_changes)(void *h, int64_t since, int64_t to,
 	                                         char ***users_out, size_t *n_out);
 	enum store_result (*device_list_stream_max)(void *h, int64_t *out);
+
+	/* server-side key backup (store_key_backup.c): arguments, bounds and
+	 * distinct sessions checked by the front */
+	enum store_result (*backup_version_create)(void *h, const char *user_id,
+	                                           const char *algorithm, const char *auth_data,
+	                                           int64_t *version_out);
+	enum store_result (*backup_version_get)(void *h, const char *user_id, int64_t version,
+	                                        struct store_backup_version *out);
+	enum store_result (*backup_version_update)(void *h, const char *user_id, int64_t version,
+	                                           const char *algorithm, const char *auth_data);
+	enum store_result (*backup_version_delete)(void *h, const char *user_id, int64_t version);
+	enum store_result (*backup_keys_put)(void *h, const char *user_id, int64_t version,
+	                                     const struct store_backup_key_new *keys, size_t n,
+	                                     enum store_backup_refusal *refusal,
+	                                     int64_t *current_out, struct store_backup_counts *out);
+	enum store_result (*backup_keys_get)(void *h, const char *user_id, int64_t version,
+	                                     const char *room_id, const char *session_id,
+	                                     struct store_backup_key_list *out);
+	enum store_result (*backup_keys_delete)(void *h, const char *user_id, int64_t version,
+	                                        const char *room_id, const char *session_id,
+	                                        struct store_backup_counts *out);
 };
 
 /* The front's ID checks, shared so that a back end can check IDs it loads

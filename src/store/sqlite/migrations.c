@@ -350,6 +350,36 @@ static const char *const sqlite_migrations[] = {
 	"  PRIMARY KEY (sender, sender_device, txn_id)"
 	");"
 	"INSERT INTO stream_counters (name, pos) VALUES ('to_device', 0);",
+
+	/* 10: server-side key backup (key backup feature, sqlite_key_backup.c).
+	 * - backup_versions: AUTOINCREMENT so that a deleted version number
+	 *   is never handed out again (a client holding it must keep getting
+	 *   "wrong version", never another backup's keys). etag, count and
+	 *   bytes (session_data bytes, for the per-version budget) are kept
+	 *   here by the write jobs that change the version's keys.
+	 * - backup_keys: one row per (user, version, room, session). */
+	"CREATE TABLE backup_versions ("
+	"  version INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  user_id TEXT NOT NULL,"
+	"  algorithm TEXT NOT NULL,"
+	"  auth_data TEXT NOT NULL,"
+	"  etag INTEGER NOT NULL DEFAULT 0,"
+	"  count INTEGER NOT NULL DEFAULT 0,"
+	"  bytes INTEGER NOT NULL DEFAULT 0,"
+	"  deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1))"
+	");"
+	"CREATE INDEX backup_versions_current ON backup_versions (user_id, deleted, version);"
+	"CREATE TABLE backup_keys ("
+	"  user_id TEXT NOT NULL,"
+	"  version INTEGER NOT NULL REFERENCES backup_versions (version),"
+	"  room_id TEXT NOT NULL,"
+	"  session_id TEXT NOT NULL,"
+	"  first_message_index INTEGER NOT NULL,"
+	"  forwarded_count INTEGER NOT NULL,"
+	"  is_verified INTEGER NOT NULL CHECK (is_verified IN (0, 1)),"
+	"  session_data TEXT NOT NULL,"
+	"  PRIMARY KEY (user_id, version, room_id, session_id)"
+	") WITHOUT ROWID;",
 };
 
 const int sqlite_migration_count =

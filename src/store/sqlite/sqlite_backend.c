@@ -273,4 +273,13 @@ const struct store_backend store_backend_sqlite = {
 	.key_signatures_get = sqlite_key_signatures_get,
 	.device_list_changes = sqlite_device_list_changes,
 	.device_list_stream_max = sqlite_device_list_stream_max,
+
+	/* server-side key backup */
+	.backup_version_create = sqlite_backup_version_create,
+	.backup_version_get = sqlite_backup_version_get,
+	.backup_version_update = sqlite_backup_version_update,
+	.backup_version_delete = sqlite_backup_version_delete,
+	.backup_keys_put = sqlite_backup_keys_put,
+	.backup_keys_get = sqlite_backup_keys_get,
+	.backup_keys_delete = sqlite_backup_keys_delete,
 };

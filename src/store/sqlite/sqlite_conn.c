@@ -505,6 +505,62 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 	[SQ_KEYSIG_GET] =
 		"SELECT target_key_id, signer_user, signer_key_id, signature FROM key_signatures "
 		"WHERE target_user = ?1 ORDER BY target_key_id, signer_user, signer_key_id LIMIT 10000",
+
+	/* ---- server-side key backup (sqlite_key_backup.c) ----
+	 * Version rows load as (version, algorithm, auth_data, etag, count,
+	 * bytes, deleted); key reads and deletes bind ?1 user, ?2 version,
+	 * ?3 room, ?4 session, ?5 limit (each statement uses what it needs).
+	 * Byte sizes are length(CAST(... AS BLOB)): bytes, not characters. */
+	[SQ_BACKUP_VERSION_INSERT] =
+		"INSERT INTO backup_versions (user_id, algorithm, auth_data) VALUES (?1, ?2, ?3) "
+		"RETURNING version",
+	[SQ_BACKUP_VERSION_CURRENT] =
+		"SELECT version, algorithm, auth_data, etag, count, bytes, deleted FROM backup_versions "
+		"WHERE user_id = ?1 AND deleted = 0 ORDER BY version DESC LIMIT 1",
+	[SQ_BACKUP_VERSION_GET] =
+		"SELECT version, algorithm, auth_data, etag, count, bytes, deleted FROM backup_versions "
+		"WHERE version = ?2 AND user_id = ?1",
+	[SQ_BACKUP_VERSION_SET_AUTH] =
+		"UPDATE backup_versions SET auth_data = ?3 WHERE user_id = ?1 AND version = ?2 "
+		"AND deleted = 0",
+	[SQ_BACKUP_VERSION_MARK_DELETED] =
+		"UPDATE backup_versions SET deleted = 1, count = 0, bytes = 0, etag = etag + 1 "
+		"WHERE user_id = ?1 AND version = ?2",
+	[SQ_BACKUP_VERSION_BUMP] =
+		"UPDATE backup_versions SET etag = etag + 1, count = count + ?3, bytes = bytes + ?4 "
+		"WHERE user_id = ?1 AND version = ?2 AND deleted = 0 RETURNING etag, count, bytes",
+	[SQ_BACKUP_KEY_GET] =
+		"SELECT first_message_index, forwarded_count, is_verified, "
+		"length(CAST(session_data AS BLOB)) FROM backup_keys "
+		"WHERE user_id = ?1 AND version = ?2 AND room_id = ?3 AND session_id = ?4",
+	[SQ_BACKUP_KEY_UPSERT] =
+		"INSERT INTO backup_keys (user_id, version, room_id, session_id, first_message_index, "
+		"forwarded_count, is_verified, session_data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+		"ON CONFLICT (user_id, version, room_id, session_id) DO UPDATE SET "
+		"first_message_index = excluded.first_message_index, "
+		"forwarded_count = excluded.forwarded_count, is_verified = excluded.is_verified, "
+		"session_data = excluded.session_data",
+	[SQ_BACKUP_KEYS_ALL] =
+		"SELECT room_id, session_id, first_message_index, forwarded_count, is_verified, "
+		"session_data FROM backup_keys WHERE user_id = ?1 AND version = ?2 "
+		"ORDER BY room_id, session_id LIMIT ?5",
+	[SQ_BACKUP_KEYS_ROOM] =
+		"SELECT room_id, session_id, first_message_index, forwarded_count, is_verified, "
+		"session_data FROM backup_keys WHERE user_id = ?1 AND version = ?2 AND room_id = ?3 "
+		"ORDER BY session_id LIMIT ?5",
+	[SQ_BACKUP_KEYS_SESSION] =
+		"SELECT room_id, session_id, first_message_index, forwarded_count, is_verified, "
+		"session_data FROM backup_keys WHERE user_id = ?1 AND version = ?2 AND room_id = ?3 "
+		"AND session_id = ?4 LIMIT ?5",
+	[SQ_BACKUP_KEYS_DELETE_ALL] =
+		"DELETE FROM backup_keys WHERE user_id = ?1 AND version = ?2 "
+		"RETURNING length(CAST(session_data AS BLOB))",
+	[SQ_BACKUP_KEYS_DELETE_ROOM] =
+		"DELETE FROM backup_keys WHERE user_id = ?1 AND version = ?2 AND room_id = ?3 "
+		"RETURNING length(CAST(session_data AS BLOB))",
+	[SQ_BACKUP_KEYS_DELETE_SESSION] =
+		"DELETE FROM backup_keys WHERE user_id = ?1 AND version = ?2 AND room_id = ?3 "
+		"AND session_id = ?4 RETURNING length(CAST(session_data AS BLOB))",
 };
 
 /* Settings of the writer connection. synchronous=FULL in WAL mode syncs

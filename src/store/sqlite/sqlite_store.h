@@ -180,6 +180,22 @@ enum sqlite_stmt_id {
 	SQ_KEYSIG_UPSERT,
 	SQ_KEYSIG_GET,
 
+	/* server-side key backup (sqlite_key_backup.c) */
+	SQ_BACKUP_VERSION_INSERT,
+	SQ_BACKUP_VERSION_CURRENT,
+	SQ_BACKUP_VERSION_GET,
+	SQ_BACKUP_VERSION_SET_AUTH,
+	SQ_BACKUP_VERSION_MARK_DELETED,
+	SQ_BACKUP_VERSION_BUMP,
+	SQ_BACKUP_KEY_GET,
+	SQ_BACKUP_KEY_UPSERT,
+	SQ_BACKUP_KEYS_ALL,
+	SQ_BACKUP_KEYS_ROOM,
+	SQ_BACKUP_KEYS_SESSION,
+	SQ_BACKUP_KEYS_DELETE_ALL,
+	SQ_BACKUP_KEYS_DELETE_ROOM,
+	SQ_BACKUP_KEYS_DELETE_SESSION,
+
 	SQ_COUNT
 };
 
@@ -490,5 +506,26 @@ enum store_result sqlite_key_signatures_get(void *h, const char *target_user,
 enum store_result sqlite_device_list_changes(void *h, int64_t since, int64_t to,
                                              char ***users_out, size_t *n_out);
 enum store_result sqlite_device_list_stream_max(void *h, int64_t *out);
+
+/* ---- server-side key backup (sqlite_key_backup.c) --------------------- */
+
+enum store_result sqlite_backup_version_create(void *h, const char *user_id,
+                                               const char *algorithm, const char *auth_data,
+                                               int64_t *version_out);
+enum store_result sqlite_backup_version_get(void *h, const char *user_id, int64_t version,
+                                            struct store_backup_version *out);
+enum store_result sqlite_backup_version_update(void *h, const char *user_id, int64_t version,
+                                               const char *algorithm, const char *auth_data);
+enum store_result sqlite_backup_version_delete(void *h, const char *user_id, int64_t version);
+enum store_result sqlite_backup_keys_put(void *h, const char *user_id, int64_t version,
+                                         const struct store_backup_key_new *keys, size_t n,
+                                         enum store_backup_refusal *refusal,
+                                         int64_t *current_out, struct store_backup_counts *out);
+enum store_result sqlite_backup_keys_get(void *h, const char *user_id, int64_t version,
+                                         const char *room_id, const char *session_id,
+                                         struct store_backup_key_list *out);
+enum store_result sqlite_backup_keys_delete(void *h, const char *user_id, int64_t version,
+                                            const char *room_id, const char *session_id,
+                                            struct store_backup_counts *out);
 
 #endif
