@@ -189,6 +189,10 @@ int config_defaults(struct config *cfg, const char *server_name, const char *dat
 	rate_set(&cfg->rate_login_per_ip, CONFIG_DEFAULT_LOGIN_RATE, CONFIG_DEFAULT_LOGIN_BURST);
 	rate_set(&cfg->rate_register_per_ip, CONFIG_DEFAULT_LOGIN_RATE, CONFIG_DEFAULT_LOGIN_BURST);
 	rate_set(&cfg->rate_client_per_user, CONFIG_DEFAULT_CLIENT_RATE, CONFIG_DEFAULT_CLIENT_BURST);
+	cfg->max_upload_bytes = CONFIG_DEFAULT_MAX_UPLOAD;
+	cfg->media_quota_bytes_per_user = CONFIG_DEFAULT_MEDIA_QUOTA;
+	cfg->legacy_media_authenticated = false;
+	cfg->url_preview_enabled = false;
 
 	if (!cfg->server_name || !cfg->listen_addr || !cfg->public_baseurl ||
 	    !cfg->data_dir || !cfg->database_backend || !cfg->database_path ||
@@ -227,6 +231,10 @@ static const struct config_range config_ranges[] = {
 	      CONFIG_JSON_BODY_MIN, CONFIG_JSON_BODY_MAX, false),
 	RANGE("limits.max_json_depth", max_json_depth,
 	      CONFIG_JSON_DEPTH_MIN, CONFIG_JSON_DEPTH_MAX, false),
+	/* media repository */
+	RANGE("max_upload_bytes", max_upload_bytes, CONFIG_UPLOAD_MIN, CONFIG_UPLOAD_MAX, false),
+	RANGE("media_quota_bytes_per_user", media_quota_bytes_per_user,
+	      CONFIG_UPLOAD_MIN, CONFIG_MEDIA_QUOTA_MAX, true),
 };
 
 static int ranges_validate(const struct config *cfg, char *err, size_t err_len)
@@ -385,6 +393,11 @@ static int strings_validate(const struct config *cfg, char *err, size_t err_len)
 	if (cfg->registration != CONFIG_REGISTRATION_OPEN &&
 	    cfg->registration != CONFIG_REGISTRATION_CLOSED)
 		return config_err(err, err_len, "registration: must be open or closed");
+	/* Refused rather than silently ignored: an admin who turns previews on
+	 * must learn that this build has none (no fetcher, no SSRF exposure). */
+	if (cfg->url_preview_enabled)
+		return config_err(err, err_len,
+		    "url_preview_enabled: URL previews are not implemented; must be false");
 	if (cfg->registration_shared_secret &&
 	    (strlen(cfg->registration_shared_secret) > CONFIG_SECRET_MAX ||
 	     !text_clean(cfg->registration_shared_secret)))

@@ -12,6 +12,7 @@
 #ifndef CHAPPE_CONFIG_H
 #define CHAPPE_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,13 @@ struct config {
 	struct config_rate rate_login_per_ip;
 	struct config_rate rate_register_per_ip;
 	struct config_rate rate_client_per_user;  /* every authenticated request */
+
+	/* media repository */
+	uint64_t max_upload_bytes;          /* one upload; larger is 413 M_TOO_LARGE */
+	uint64_t media_quota_bytes_per_user; /* all of a user's uploads; 0 = no quota */
+	bool legacy_media_authenticated;    /* serve /_matrix/media/v3/download etc. to
+	                                     * requests with a valid token (never anonymous) */
+	bool url_preview_enabled;           /* /preview_url (not implemented: must stay false) */
 };
 
 /* Fill *cfg with defaults for a server named server_name whose data lives in

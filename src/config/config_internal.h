@@ -37,6 +37,9 @@
 #define CONFIG_DEFAULT_LOGIN_BURST      3
 #define CONFIG_DEFAULT_CLIENT_RATE      50.0
 #define CONFIG_DEFAULT_CLIENT_BURST     200
+/* media repository */
+#define CONFIG_DEFAULT_MAX_UPLOAD       52428800            /* 50 MiB */
+#define CONFIG_DEFAULT_MEDIA_QUOTA      UINT64_C(1073741824) /* 1 GiB per user */
 
 /* Ranges, inclusive. */
 #define CONFIG_HTTP_THREADS_MIN     1
@@ -56,6 +59,11 @@
 #define CONFIG_RATE_MAX             1e6
 #define CONFIG_BURST_MIN            1
 #define CONFIG_BURST_MAX            1000000
+/* media repository: an upload is streamed to disk, so the ceiling is about
+ * disk space and time, not memory; 4 GiB keeps sizes far from overflow. */
+#define CONFIG_UPLOAD_MIN           1024
+#define CONFIG_UPLOAD_MAX           UINT64_C(4294967296)
+#define CONFIG_MEDIA_QUOTA_MAX      (UINT64_C(1) << 50)
 
 /* Bounds on hostile input: the whole file, any string value. */
 #define CONFIG_FILE_MAX_BYTES       (1024 * 1024)

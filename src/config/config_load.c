@@ -50,6 +50,9 @@ struct raw_config {
 	char *access_token_lifetime_ms, *refresh_token_lifetime_ms;
 	struct raw_limits *limits;
 	struct raw_rates *rate_limits;
+	/* media repository */
+	char *max_upload_bytes, *media_quota_bytes_per_user;
+	char *legacy_media_authenticated, *url_preview_enabled;
 };
 
 /* Every scalar is an optional string; every section an optional mapping
@@ -108,6 +111,11 @@ static const cyaml_schema_field_t top_fields[] = {
 	SCALAR("refresh_token_lifetime_ms", struct raw_config, refresh_token_lifetime_ms, 64),
 	SECTION("limits", struct raw_config, limits, limits_fields),
 	SECTION("rate_limits", struct raw_config, rate_limits, rates_fields),
+	/* media repository */
+	SCALAR("max_upload_bytes", struct raw_config, max_upload_bytes, 64),
+	SCALAR("media_quota_bytes_per_user", struct raw_config, media_quota_bytes_per_user, 64),
+	SCALAR("legacy_media_authenticated", struct raw_config, legacy_media_authenticated, 16),
+	SCALAR("url_preview_enabled", struct raw_config, url_preview_enabled, 16),
 	CYAML_FIELD_END
 };
 static const cyaml_schema_value_t top_schema = {
@@ -361,6 +369,39 @@ static int u32_parse(const char *key, const char *s, uint32_t *out, char *err, s
 	return 0;
 }
 
+/* YAML 1.2 core booleans only ("yes"/"on" are YAML 1.1 and surprise people). */
+static int bool_parse(const char *key, const char *s, bool *out, char *err, size_t err_len)
+{
+	char shown[48];
+
+	if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0) {
+		*out = s[0] == 't';
+		return 0;
+	}
+	echo_safe(shown, sizeof(shown), s);
+	return config_err(err, err_len, "%s: expected true or false, got '%s'", key, shown);
+}
+
+/* media repository keys */
+static int apply_media(struct config *cfg, const struct raw_config *raw,
+                       char *err, size_t err_len)
+{
+	if ((raw->max_upload_bytes &&
+	     u64_parse("max_upload_bytes", raw->max_upload_bytes, UINT64_MAX,
+	               &cfg->max_upload_bytes, err, err_len) < 0) ||
+	    (raw->media_quota_bytes_per_user &&
+	     u64_parse("media_quota_bytes_per_user", raw->media_quota_bytes_per_user, UINT64_MAX,
+	               &cfg->media_quota_bytes_per_user, err, err_len) < 0) ||
+	    (raw->legacy_media_authenticated &&
+	     bool_parse("legacy_media_authenticated", raw->legacy_media_authenticated,
+	                &cfg->legacy_media_authenticated, err, err_len) < 0) ||
+	    (raw->url_preview_enabled &&
+	     bool_parse("url_preview_enabled", raw->url_preview_enabled,
+	                &cfg->url_preview_enabled, err, err_len) < 0))
+		return -1;
+	return 0;
+}
+
 static int double_parse(const char *key, const char *s, double *out, char *err, size_t err_len)
 {
 	char shown[48], *end;
@@ -522,6 +563,7 @@ static int load_apply(struct config *cfg, const struct raw_config *raw, const ch
 	if (apply_strings(cfg, raw, err, err_len) < 0 ||
 	    apply_numbers(cfg, raw, err, err_len) < 0 ||
 	    apply_rates(cfg, raw, err, err_len) < 0 ||
+	    apply_media(cfg, raw, err, err_len) < 0 ||
 	    config_validate(cfg, err, err_len) < 0)
 		goto out;
 	rc = 0;

@@ -172,6 +172,29 @@ static void write_limits(FILE *f, const struct config *cfg)
 	emit_rate(f, "client_per_user", &cfg->rate_client_per_user);
 }
 
+static void write_media(FILE *f, const struct config *cfg)
+{
+	fprintf(f, "\n# Largest upload to the media repository, in bytes, %d to %" PRIu64 ".\n"
+	        "# Default %d (50 MiB): photos and short videos fit; an upload is\n"
+	        "# streamed to disk, so the cost is disk space, not memory.\n",
+	        CONFIG_UPLOAD_MIN, CONFIG_UPLOAD_MAX, CONFIG_DEFAULT_MAX_UPLOAD);
+	fprintf(f, "max_upload_bytes: %" PRIu64 "\n", cfg->max_upload_bytes);
+	fprintf(f, "\n# Total bytes one user may upload; 0 means no quota, otherwise %d\n"
+	        "# to 2^50. Default %" PRIu64 " (1 GiB): one account cannot fill the disk.\n",
+	        CONFIG_UPLOAD_MIN, CONFIG_DEFAULT_MEDIA_QUOTA);
+	fprintf(f, "media_quota_bytes_per_user: %" PRIu64 "\n", cfg->media_quota_bytes_per_user);
+	fputs("\n# Serve the deprecated /_matrix/media/v3/download, /thumbnail and /config\n"
+	      "# paths to requests carrying a valid access token (never to anonymous\n"
+	      "# ones). Default false: only the authenticated /_matrix/client/v1/media\n"
+	      "# endpoints serve media, so an mxc URL alone never reveals content.\n", f);
+	fprintf(f, "legacy_media_authenticated: %s\n",
+	        cfg->legacy_media_authenticated ? "true" : "false");
+	fputs("\n# URL previews (/preview_url). Not implemented: must stay false (the\n"
+	      "# endpoint answers 404 M_UNRECOGNIZED), so the server never fetches\n"
+	      "# URLs on a user's behalf.\n", f);
+	fprintf(f, "url_preview_enabled: %s\n", cfg->url_preview_enabled ? "true" : "false");
+}
+
 static int config_emit(const struct config *cfg, FILE *f)
 {
 	fputs("# homeserver.yaml: configuration of the chappe Matrix homeserver.\n"
@@ -183,6 +206,7 @@ static int config_emit(const struct config *cfg, FILE *f)
 	write_accounts(f, cfg);
 	write_tokens(f, cfg);
 	write_limits(f, cfg);
+	write_media(f, cfg);
 	return ferror(f) ? -1 : 0;
 }
 
