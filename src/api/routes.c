@@ -7,7 +7,9 @@
 #include "api/app.h"
 #include "api/client/handlers.h"
 
-#define ROW(pfx, m, pat, h, auth, rl, led) { pfx, m, pat, h, auth, rl, led, #h }
+#define ROW(pfx, m, pat, h, auth, rl, led) { pfx, m, pat, h, auth, rl, led, #h, BODY_JSON }
+/* media uploads: the body streams to a temp file, bounded by max_upload_bytes */
+#define ROW_UPLOAD(pfx, m, pat, h, auth, rl, led) { pfx, m, pat, h, auth, rl, led, #h, BODY_UPLOAD }
 
 const struct route api_routes[] = {
 	/* discovery */

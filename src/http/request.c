@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -25,6 +26,8 @@ void request_init(struct request *req, void *app, void *conn, const char *url,
 	req->conn = conn;
 	req->path = strdup(url);
 	req->max_json_depth = max_json_depth;
+	req->body_fd = -1;
+	req->res_fd = -1;
 	req->user_agent = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "User-Agent");
 }
 
@@ -60,6 +63,18 @@ void request_release(struct request *req)
 	free(req->res_raw);
 	free(req->auth.user_id);
 	free(req->auth.device_id);
+	/* an upload the handler did not keep leaves nothing on disk */
+	if (req->body_fd >= 0)
+		close(req->body_fd);
+	if (req->body_path)
+		unlink(req->body_path);
+	free(req->body_path);
+	if (req->res_fd >= 0)
+		close(req->res_fd);
+	for (size_t i = 0; i < req->n_res_headers; i++) {
+		free(req->res_headers[i].name);
+		free(req->res_headers[i].value);
+	}
 	memset(req, 0, sizeof(*req));
 }
 
@@ -170,6 +185,10 @@ static void res_reset(struct request *req)
 	free(req->res_raw);
 	req->res_raw = NULL;
 	req->res_raw_len = 0;
+	if (req->res_fd >= 0)
+		close(req->res_fd);
+	req->res_fd = -1;
+	req->res_fd_len = 0;
 }
 
 void res_json(struct request *req, unsigned int status, json_t *body)
@@ -214,6 +233,40 @@ void res_raw(struct request *req, unsigned int status, const char *content_type,
 	memcpy(req->res_raw, data, len);
 	req->res_raw_len = len;
 	req->res_content_type = content_type;
+}
+
+void res_file(struct request *req, unsigned int status, const char *content_type,
+              int fd, uint64_t len)
+{
+	res_reset(req);
+	req->status = status;
+	req->res_fd = fd;
+	req->res_fd_len = len;
+	/* kept with the request: the type usually comes from a store row */
+	req->res_content_type = scratch_keep(req, content_type);
+	if (!req->res_content_type) {
+		res_error(req, 500, "M_UNKNOWN", "Out of memory");
+		return;
+	}
+}
+
+int res_header(struct request *req, const char *name, const char *value)
+{
+	char *n, *v;
+
+	if (req->n_res_headers >= REQUEST_MAX_RES_HEADERS)
+		return -1;
+	n = strdup(name);
+	v = strdup(value);
+	if (!n || !v) {
+		free(n);
+		free(v);
+		return -1;
+	}
+	req->res_headers[req->n_res_headers].name = n;
+	req->res_headers[req->n_res_headers].value = v;
+	req->n_res_headers++;
+	return 0;
 }
 
 void request_auth_reset(struct request *req)

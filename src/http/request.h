@@ -29,6 +29,7 @@ enum http_method {
 };
 
 #define REQUEST_MAX_PARAMS 8
+#define REQUEST_MAX_RES_HEADERS 8
 
 /* Who made the request, once the router has authenticated it. */
 struct request_auth {
@@ -75,6 +76,16 @@ struct request {
 	void *conn;                     /* the server's connection handle */
 	struct request_scratch *scratch; /* strings handed out, freed with the request */
 	size_t max_json_depth;
+
+	/* media repository: streamed bodies, file responses, extra headers */
+	int body_fd;                    /* BODY_UPLOAD rows: temp file with the body
+	                                 * (body_len bytes), else -1; closed with the request */
+	char *body_path;                /* its path; unlinked with the request unless the
+	                                 * handler took it (renamed it, then set NULL) */
+	int res_fd;                     /* res_file(): file to send (owned), else -1 */
+	uint64_t res_fd_len;
+	struct { char *name, *value; } res_headers[REQUEST_MAX_RES_HEADERS];
+	size_t n_res_headers;
 };
 
 /* The n-th {placeholder} of the route, percent-decoded. */
@@ -105,6 +116,14 @@ void res_error_extra(struct request *req, unsigned int status, const char *errco
 /* Raw bytes (copied) with a content type. */
 void res_raw(struct request *req, unsigned int status, const char *content_type,
              const char *data, size_t len);
+
+/* Answer with res_fd_len bytes of an open file, from its current offset;
+ * fd is stolen (closed with the response, or at once on failure). */
+void res_file(struct request *req, unsigned int status, const char *content_type,
+              int fd, uint64_t len);
+/* Add a response header (both copied) to whatever response is set; headers
+ * persist across res_* calls. -1 if the table is full or out of memory. */
+int res_header(struct request *req, const char *name, const char *value);
 
 /* Long-poll: park this request without holding a thread. The handler
  * sets no response and returns; once the connection is parked, the server

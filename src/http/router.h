@@ -60,6 +60,16 @@ enum route_ledger {
 	LEDGER_SEARCH,           /* server-side search results (search feature) */
 };
 
+/* How the server takes a request body; either way it is bounded while it
+ * streams in (413 M_TOO_LARGE past the limit). */
+enum route_body {
+	BODY_JSON = 0,      /* into memory (req->body), up to http_server_opts.max_body */
+	BODY_UPLOAD,        /* media uploads: streamed to a temp file (req->body_fd),
+	                     * up to max_upload_body; the caller is authenticated
+	                     * before the first byte is read, so an anonymous peer
+	                     * cannot fill the disk */
+};
+
 typedef void (*route_handler)(struct request *req);
 
 struct route {
@@ -71,6 +81,7 @@ struct route {
 	enum route_ratelimit ratelimit;
 	enum route_ledger ledger;
 	const char *name;             /* for logs: "api_profile_get" */
+	enum route_body body;
 };
 
 enum router_result {

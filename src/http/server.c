@@ -1,6 +1,8 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -35,6 +37,9 @@ struct exchange {
 	bool answered;      /* a response was queued */
 	bool suspended;     /* parked by the handler (long-poll) */
 	bool counted;       /* in srv->inflight: its handler has started */
+	bool authed;        /* authenticated before the body (BODY_UPLOAD) */
+	bool close_early;   /* refused before the body was read: answer at once */
+	bool io_error;      /* the streamed body could not be written */
 	int64_t started_ms;
 };
 
@@ -60,14 +65,38 @@ static void add_cors(struct MHD_Response *r)
 	                        "X-Requested-With, Content-Type, Authorization");
 }
 
+/* Common headers, the handler's own (res_header), queue, release r. */
+static enum MHD_Result send_queue(struct MHD_Connection *c, struct request *req,
+                                  struct MHD_Response *r)
+{
+	enum MHD_Result ret;
+
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	add_cors(r);
+	for (size_t i = 0; i < req->n_res_headers; i++)
+		MHD_add_response_header(r, req->res_headers[i].name, req->res_headers[i].value);
+	ret = MHD_queue_response(c, req->status ? req->status : 500, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result send_response(struct MHD_Connection *c, struct request *req)
 {
 	struct MHD_Response *r;
-	enum MHD_Result ret;
 	char *text = NULL;
 	size_t len = 0;
 	const char *ctype = "application/json";
 
+	if (req->res_fd >= 0) {
+		/* MHD owns the descriptor from here, and closes it */
+		r = MHD_create_response_from_fd64(req->res_fd_len, req->res_fd);
+		if (!r)
+			return MHD_NO;   /* request_release closes the fd */
+		req->res_fd = -1;
+		if (req->res_content_type)
+			MHD_add_response_header(r, "Content-Type", req->res_content_type);
+		return send_queue(c, req, r);
+	}
 	if (req->res_raw) {
 		text = req->res_raw;
 		len = req->res_raw_len;
@@ -89,11 +118,7 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct request *r
 	}
 	if (len > 0)
 		MHD_add_response_header(r, "Content-Type", ctype);
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	add_cors(r);
-	ret = MHD_queue_response(c, req->status ? req->status : 500, r);
-	MHD_destroy_response(r);
-	return ret;
+	return send_queue(c, req, r);
 }
 
 static char *client_ip_of(struct MHD_Connection *c)
@@ -111,6 +136,60 @@ static char *client_ip_of(struct MHD_Connection *c)
 			          sizeof(buf));
 	}
 	return strdup(buf);
+}
+
+static uint64_t body_limit(const struct http_server *srv, const struct route *rt)
+{
+	return rt->body == BODY_UPLOAD ? srv->opts.max_upload_body : srv->opts.max_body;
+}
+
+/* An upload's caller is known before its body is read (a refusal is sent
+ * at once and the connection closed), and its body goes to a temp file. */
+static bool upload_begin(struct http_server *srv, struct exchange *ex)
+{
+	struct request *req = &ex->req;
+	char *path = NULL;
+	int fd;
+
+	if (http_authenticate(req, srv->opts.store, req->route->auth) != 0) {
+		ex->close_early = true;
+		return false;
+	}
+	ex->authed = true;
+	if (!srv->opts.upload_dir ||
+	    asprintf(&path, "%s/upload-XXXXXX", srv->opts.upload_dir) < 0) {
+		res_error(req, 500, "M_UNKNOWN", "No place for uploads");
+		return false;
+	}
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0) {
+		log_error("http: cannot create an upload temp file in %s: %m", srv->opts.upload_dir);
+		free(path);
+		res_error(req, 500, "M_UNKNOWN", "Cannot store the upload");
+		return false;
+	}
+	req->body_fd = fd;
+	req->body_path = path;
+	return true;
+}
+
+static void upload_append(struct exchange *ex, const char *data, size_t n)
+{
+	struct request *req = &ex->req;
+
+	while (n > 0 && !ex->io_error) {
+		ssize_t w = write(req->body_fd, data, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			log_error("http: writing an upload failed: %m");
+			ex->io_error = true;
+			return;
+		}
+		data += w;
+		n -= (size_t)w;
+		req->body_len += (size_t)w;
+	}
 }
 
 /* Match the route and decide early answers. Returns false if a response
@@ -145,10 +224,12 @@ static bool exchange_begin(struct http_server *srv, struct exchange *ex,
 		return false;
 	}
 	clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (clen && strtoull(clen, NULL, 10) > srv->opts.max_body) {
+	if (clen && strtoull(clen, NULL, 10) > body_limit(srv, req->route)) {
 		res_error(req, 413, "M_TOO_LARGE", "Request body too large");
 		return false;
 	}
+	if (req->route->body == BODY_UPLOAD)
+		return upload_begin(srv, ex);
 	return true;
 }
 
@@ -159,8 +240,12 @@ static void exchange_body_append(struct http_server *srv, struct exchange *ex,
 
 	if (ex->too_large)
 		return;
-	if (req->body_len + n > srv->opts.max_body) {
+	if ((uint64_t)req->body_len + n > body_limit(srv, req->route)) {
 		ex->too_large = true;
+		return;
+	}
+	if (req->route->body == BODY_UPLOAD) {
+		upload_append(ex, data, n);
 		return;
 	}
 	if (req->body_len + n + 1 > ex->body_cap) {
@@ -210,12 +295,16 @@ static void exchange_dispatch(struct http_server *srv, struct exchange *ex)
 		res_error(req, 413, "M_TOO_LARGE", "Request body too large");
 		return;
 	}
+	if (ex->io_error) {
+		res_error(req, 500, "M_UNKNOWN", "Cannot store the upload");
+		return;
+	}
 	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_arg_check, &bad_query);
 	if (bad_query) {
 		res_error(req, 400, "M_INVALID_PARAM", "Invalid percent-encoding in the query string");
 		return;
 	}
-	if (http_authenticate(req, srv->opts.store, rt->auth) != 0)
+	if (!ex->authed && http_authenticate(req, srv->opts.store, rt->auth) != 0)
 		return;
 	if (rt->ratelimit == RL_CLIENT && req->auth.present) {
 		char key[300];
@@ -283,7 +372,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
 			/* A declared oversized body is refused before it is read
 			 * (MHD then closes the connection); other early answers
 			 * wait for the end of the request so keep-alive survives. */
-			if (ex->req.status == 413) {
+			if (ex->req.status == 413 || ex->close_early) {
 				ex->answered = true;
 				return send_response(c, &ex->req);
 			}

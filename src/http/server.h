@@ -4,8 +4,9 @@
  * Contract: http_server_start() binds and serves the route table with the
  * given limits until http_server_stop(). Per request, in this order: the
  * route is matched on the raw path (404/405 M_UNRECOGNIZED), the body is
- * bounded while it streams in (413 M_TOO_LARGE), the caller is
- * authenticated per the row (401/403), the row's rate limit is applied
+ * bounded while it streams in (413 M_TOO_LARGE; BODY_UPLOAD rows stream it
+ * to a temp file and authenticate first), the caller is authenticated per
+ * the row (401/403), the row's rate limit is applied
  * (429 M_LIMIT_EXCEEDED), then the handler runs on a pool thread. Every
  * response carries the spec's CORS headers; OPTIONS on any path is answered
  * with them and no body.
@@ -34,7 +35,11 @@ struct http_server_opts {
 	const char *listen_addr;        /* IP literal */
 	uint16_t port;                  /* 0: pick a free port */
 	unsigned int threads;
-	size_t max_body;                /* bytes, for every route */
+	size_t max_body;                /* bytes, for BODY_JSON routes */
+	uint64_t max_upload_body;       /* bytes, for BODY_UPLOAD routes */
+	const char *upload_dir;         /* where BODY_UPLOAD bodies are streamed
+	                                 * (temp files; same file system as their
+	                                 * final place, so a rename is atomic) */
 	size_t max_json_depth;
 	const struct route *routes;
 	size_t n_routes;
