@@ -434,8 +434,7 @@ static int bundle_events(const struct bundle_ctx *b, json_t *events, json_t *nes
 	return ret;
 }
 
-/* The viewer's m.ignored_user_list "ignored_users" object, or NULL. */
-static json_t *ignored_users_load(struct store *st, const char *user_id)
+json_t *events_ignored_users(struct store *st, const char *user_id)
 {
 	char *text = NULL;
 	json_t *doc, *users = NULL;
@@ -463,7 +462,7 @@ int events_bundle_aggregations(struct store *st, const struct served_viewer *vie
 	nested = json_array();
 	if (nested == NULL)
 		return -1;
-	b.ignored = ignored_users_load(st, viewer->user_id);
+	b.ignored = events_ignored_users(st, viewer->user_id);
 	ret = bundle_events(&b, events, nested);
 	/* "child events of the latest_event should themselves be aggregated":
 	 * one more level, without collecting further (m.thread cannot nest) */

@@ -63,4 +63,8 @@ int events_relation_check(struct store *st, const char *room_id, const char *sen
 int events_bundle_aggregations(struct store *st, const struct served_viewer *viewer,
                                enum served_kind kind, const char *room_id, json_t *events);
 
+/* The "ignored_users" object of user_id's m.ignored_user_list account
+ * data (a new reference, caller json_decref()s), or NULL if none. */
+json_t *events_ignored_users(struct store *st, const char *user_id);
+
 #endif

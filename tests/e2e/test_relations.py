@@ -524,3 +524,27 @@ def test_ignored_users_children_left_out(server):
     assert after["count"] == 1, after
     # alice ignores nobody: unchanged for her
     assert relations_of(alice.event(room, root).json)["m.thread"]["count"] == 2
+
+
+def test_thread_root_of_ignored_user_is_redacted_in_threads(server):
+    """threads_list.yaml, chunk: "If the thread root event was sent by an
+    ignored user, the event is returned redacted to the caller. This is to
+    simulate the same behaviour of a client doing aggregation locally on
+    the thread." The redaction algorithm keeps no message content."""
+    alice, carol = MatrixUser(server), MatrixUser(server)
+    room = alice.create_room(preset="public_chat")
+    carol.join(room)
+    root = carol.send(room, "carol's root")
+    alice.send(room, content=thread_reply(root, "alice answers"))
+
+    r = threads(alice, room)
+    assert r.json["chunk"][0]["content"]["body"] == "carol's root", r
+    ad = alice.call("PUT", f"user/{room_path(alice.user_id)}/account_data/m.ignored_user_list",
+                    {"ignored_users": {carol.user_id: {}}})
+    assert ad.status == 200, ad
+    r = threads(alice, room)
+    assert r.status == 200, r
+    (only,) = r.json["chunk"]
+    assert only["event_id"] == root and only["content"] == {}, only
+    # still a thread root with its (un-ignored) summary
+    assert relations_of(only)["m.thread"]["latest_event"]["content"]["body"] == "alice answers"

@@ -19,6 +19,7 @@
 #include "api/client/handlers.h"
 #include "events/events.h"
 #include "events/relations.h"
+#include "rooms/redact.h"
 #include "security/served.h"
 #include "store/store.h"
 #include "sync/token.h"
@@ -263,6 +264,45 @@ static int threads_from_parse(const char *from, int64_t *before)
 	return 0;
 }
 
+/* threads_list.yaml: "If the thread root event was sent by an ignored
+ * user, the event is returned redacted to the caller." The stored JSON of
+ * such roots is swapped for its redaction before it is formatted. */
+static void threads_redact_ignored(struct request *req, const char *room_id,
+                                   struct store_event_list *roots)
+{
+	json_t *ignored = events_ignored_users(APP(req)->store, req->auth.user_id);
+	const struct room_version *rv;
+
+	if (ignored == NULL)
+		return;
+	rv = events_room_version(APP(req)->events, room_id);
+	for (size_t i = 0; rv != NULL && i < roots->n; i++) {
+		struct store_event *e = &roots->items[i];
+		json_t *pdu, *red;
+		char *text = NULL;
+
+		if (json_object_get(ignored, e->sender) == NULL)
+			continue;
+		pdu = json_loads(e->json, 0, NULL);
+		red = pdu ? event_redact(rv, pdu) : NULL;
+		if (red)
+			text = json_dumps(red, JSON_COMPACT);
+		if (text) {
+			free(e->json);
+			e->json = text;
+		} else {
+			/* cannot redact it: do not serve it unredacted */
+			store_event_clear(e);
+			memmove(e, e + 1, (roots->n - i - 1) * sizeof(*e));
+			roots->n--;
+			i--;
+		}
+		json_decref(red);
+		json_decref(pdu);
+	}
+	json_decref(ignored);
+}
+
 void api_room_threads(struct request *req)
 {
 	struct app *app = APP(req);
@@ -298,8 +338,13 @@ void api_room_threads(struct request *req)
 	next[0] = '\0';
 	if (roots.n == limit && last > 0)
 		snprintf(next, sizeof(next), "t%lld", (long long)last);
-	if (served_events_filter(app->store, &v, SERVED_RELATIONS, room_id, &roots) != 0 ||
-	    (chunk = served_chunk(req, room_id, &roots)) == NULL) {
+	if (served_events_filter(app->store, &v, SERVED_RELATIONS, room_id, &roots) != 0) {
+		store_event_list_clear(&roots);
+		res_error(req, 500, "M_UNKNOWN", "Could not read the threads");
+		return;
+	}
+	threads_redact_ignored(req, room_id, &roots);
+	if ((chunk = served_chunk(req, room_id, &roots)) == NULL) {
 		store_event_list_clear(&roots);
 		res_error(req, 500, "M_UNKNOWN", "Could not read the threads");
 		return;
