@@ -548,3 +548,22 @@ def test_thread_root_of_ignored_user_is_redacted_in_threads(server):
     assert only["event_id"] == root and only["content"] == {}, only
     # still a thread root with its (un-ignored) summary
     assert relations_of(only)["m.thread"]["latest_event"]["content"]["body"] == "alice answers"
+
+
+def test_left_room_limited_timeline_is_bundled(server):
+    """Aggregations of child events: bundles on "GET /sync when the relevant
+    section has a limited value of true" -- the rooms.leave section too."""
+    alice, bob = MatrixUser(server), MatrixUser(server)
+    room = alice.create_room(preset="public_chat")
+    bob.join(room)
+    since = bob.sync()["next_batch"]
+    alice.send(room, "filler")
+    root = alice.send(room, "root")
+    edit_id = alice.send(room, content=edit(root, "root, edited"))
+    assert bob.membership(room, "leave").status == 200
+
+    body = bob.sync(since, filter={"room": {"timeline": {"limit": 3}}})
+    left = body["rooms"]["leave"][room]["timeline"]
+    assert left["limited"] is True, left
+    assert [e["event_id"] for e in left["events"]][:2] == [root, edit_id], left
+    assert relations_of(left["events"][0])["m.replace"]["event_id"] == edit_id, left

@@ -165,6 +165,17 @@ static int room_state_section(struct sync_ctx *c, const char *room_id, bool full
 	return 0;
 }
 
+/* relations: bundled aggregations on a room's timeline, "when the relevant
+ * section has a limited value of true" (Aggregations of child events); a
+ * store failure only leaves them out. */
+static void timeline_bundle(const struct sync_ctx *c, const char *room_id, json_t *room)
+{
+	struct served_viewer v = { c->p->user_id, c->p->device_id, c->p->ip, c->p->user_agent };
+
+	events_bundle_aggregations(c->app->store, &v, SERVED_SYNC, room_id,
+	                           json_object_get(json_object_get(room, "timeline"), "events"));
+}
+
 int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_t *account_data)
 {
 	const char *room_id = m->room_id;
@@ -203,15 +214,8 @@ int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_
 	                 "account_data", "events", account_data ? json_incref(account_data)
 	                                                          : json_array());
 	ephemeral = NULL;   /* taken by json_pack */
-	if (limited) {
-		/* relations: bundled aggregations "when the relevant section has a
-		 * limited value of true" (Aggregations of child events); a store
-		 * failure only leaves them out */
-		struct served_viewer v = { c->p->user_id, c->p->device_id, c->p->ip,
-		                           c->p->user_agent };
-		events_bundle_aggregations(c->app->store, &v, SERVED_SYNC, room_id,
-		                           json_object_get(json_object_get(room, "timeline"), "events"));
-	}
+	if (limited)
+		timeline_bundle(c, room_id, room);
 	if (full)
 		json_object_set_new(room, "summary", room_summary(c, room_id));
 	json_object_set_new(room, "unread_notifications", sync_unread_counts(c, room_id));
@@ -287,6 +291,7 @@ int sync_room_left(struct sync_ctx *c, const struct store_membership *m)
 	bool limited;
 	char prev_batch[32];
 	int64_t from = c->p->initial ? 0 : (int64_t)c->p->since.events;
+	json_t *room;
 
 	if (timeline_load(c, m->room_id, from, m->stream, (size_t)(limit < 0 ? 0 : limit), &tl,
 	                  &limited) != 0) {
@@ -295,10 +300,12 @@ int sync_room_left(struct sync_ctx *c, const struct store_membership *m)
 	}
 	snprintf(prev_batch, sizeof(prev_batch), "p%lld",
 	         (long long)(tl.n ? tl.items[0].stream : m->stream));
-	json_object_set_new(c->leave, m->room_id,
-	    json_pack("{s:{s:o,s:b,s:s},s:{s:[]},s:{s:[]}}", "timeline", "events",
-	              sync_events_json(c, &tl, FILTER_PART_TIMELINE), "limited", limited,
-	              "prev_batch", prev_batch, "state", "events", "account_data", "events"));
+	room = json_pack("{s:{s:o,s:b,s:s},s:{s:[]},s:{s:[]}}", "timeline", "events",
+	                 sync_events_json(c, &tl, FILTER_PART_TIMELINE), "limited", limited,
+	                 "prev_batch", prev_batch, "state", "events", "account_data", "events");
+	if (limited && room)
+		timeline_bundle(c, m->room_id, room);
+	json_object_set_new(c->leave, m->room_id, room);
 	c->has_content = true;
 	store_event_list_clear(&tl);
 	return 0;
