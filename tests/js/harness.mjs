@@ -17,20 +17,25 @@
 //   through a logging fetchFn: method, path (query dropped, so tokens never
 //   land in logs) and status are kept in server.requests, the sdk's own
 //   logging goes to a file in the temp dir rather than the test output.
+// - stopSdkClient()/stopAll() stop clients so that nothing of them is left
+//   running; assertNoRejections() fails on any unhandled promise rejection
+//   since its last call (the listener is installed on import).
+// - nextTimelineEvent()/nextMembership()/nextInvite() resolve on the first
+//   matching live event; set them up BEFORE the action that causes it.
 // - step(promise, ms, what) bounds one awaited step; a hang fails with
 //   "timed out after N ms waiting for <what>" so the report says which step
 //   hung instead of only the test runner's per-test timeout.
 //
 // Everything is single-process and async; one server per test file.
 
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { accessSync, constants as fsConstants, createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-
 import { after } from "node:test";
+import { fileURLToPath } from "node:url";
 
 import * as sdk from "matrix-js-sdk";
 import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
@@ -272,7 +277,8 @@ class ChappeServer {
 }
 
 // Fold the variable parts of a client-server path: percent-encoded or raw
-// room/user/event IDs and the transaction ID of send/{type}/{txnId}.
+// room/user/event IDs and the transaction IDs of send/{type}/{txnId} and
+// redact/{eventId}/{txnId}.
 function pathTemplate(path) {
   return path
     .split("/")
@@ -281,7 +287,7 @@ function pathTemplate(path) {
       if (d.startsWith("!")) return "{roomId}";
       if (d.startsWith("@")) return "{userId}";
       if (d.startsWith("$")) return "{eventId}";
-      if (i >= 2 && all[i - 2] === "send") return "{txnId}";
+      if (i >= 2 && (all[i - 2] === "send" || all[i - 2] === "redact")) return "{txnId}";
       return seg;
     })
     .join("/");
@@ -462,6 +468,59 @@ export function nextTimelineEvent(client, roomId, match) {
   });
   p.cancel = () => client.off(sdk.RoomEvent.Timeline, onTimeline);
   return p;
+}
+
+// Unhandled promise rejections since the last assertNoRejections(): the
+// listener is installed when a test file imports the harness.
+const rejections = [];
+process.on("unhandledRejection", (reason) => rejections.push(reason));
+
+/** Fail if any promise rejection went unhandled since the last call. */
+export function assertNoRejections(where) {
+  const seen = rejections.splice(0);
+  assert.deepEqual(
+    seen.map((r) => (r instanceof Error ? r.stack : String(r))),
+    [],
+    `unhandled promise rejections during ${where}`,
+  );
+}
+
+// Room.timeline delivers our own local echo too; only the other side's
+// message with the expected body counts as received.
+export const messageFrom = (sender, body) => (ev) =>
+  ev.getType() === sdk.EventType.RoomMessage && ev.getSender() === sender && ev.getContent().body === body;
+
+// A membership change of userId to membership (join, invite...).
+export function nextMembership(client, roomId, userId, membership) {
+  return nextTimelineEvent(
+    client,
+    roomId,
+    (ev) => ev.getType() === sdk.EventType.RoomMember && ev.getStateKey() === userId &&
+      ev.getContent().membership === membership,
+  );
+}
+
+// The invite arrives through /sync as an invited room; RoomMember.membership
+// fires for our own member event in it. Resolves with the room's ID, so the
+// listener can be set before the room (and its ID) exists.
+export function nextInvite(client) {
+  let onMember;
+  const p = new Promise((ok) => {
+    onMember = (_ev, member) => {
+      if (member.userId === client.getUserId() && member.membership === "invite") {
+        client.off(sdk.RoomMemberEvent.Membership, onMember);
+        ok(member.roomId);
+      }
+    };
+    client.on(sdk.RoomMemberEvent.Membership, onMember);
+  });
+  p.cancel = () => client.off(sdk.RoomMemberEvent.Membership, onMember);
+  return p;
+}
+
+/** stopSdkClient for each client, in parallel. */
+export async function stopAll(clients) {
+  await Promise.all(clients.map((c) => stopSdkClient(c)));
 }
 
 /** Call once at the top level of a test file. js-sdk 37.5.0 arms a plain

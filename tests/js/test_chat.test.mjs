@@ -15,16 +15,20 @@ import { after, before, describe, test } from "node:test";
 
 import {
   api,
+  assertNoRejections,
   binaryMissing,
   exitWhenTestsDone,
   makeClient,
+  messageFrom,
+  nextInvite,
+  nextMembership,
   nextTimelineEvent,
   registerUser,
   sdk,
   startAndSync,
   startServer,
   step,
-  stopSdkClient,
+  stopAll,
 } from "./harness.mjs";
 
 // Each test skips (and is counted as skipped) when there is no binary.
@@ -32,55 +36,6 @@ const TEST_OPTS = { timeout: 60000, skip: binaryMissing() };
 const STEP_MS = 15000;
 
 exitWhenTestsDone();
-
-const rejections = [];
-process.on("unhandledRejection", (reason) => rejections.push(reason));
-
-function assertNoRejections(where) {
-  const seen = rejections.splice(0);
-  assert.deepEqual(
-    seen.map((r) => (r instanceof Error ? r.stack : String(r))),
-    [],
-    `unhandled promise rejections during ${where}`,
-  );
-}
-
-// Room.timeline delivers our own local echo too; only the other side's
-// message with the expected body counts as received.
-const messageFrom = (sender, body) => (ev) =>
-  ev.getType() === sdk.EventType.RoomMessage && ev.getSender() === sender && ev.getContent().body === body;
-
-// A membership change of userId to membership (join, invite...).
-function nextMembership(client, roomId, userId, membership) {
-  return nextTimelineEvent(
-    client,
-    roomId,
-    (ev) => ev.getType() === sdk.EventType.RoomMember && ev.getStateKey() === userId &&
-      ev.getContent().membership === membership,
-  );
-}
-
-// The invite arrives through /sync as an invited room; RoomMember.membership
-// fires for our own member event in it. Resolves with the room's ID, so the
-// listener can be set before the room (and its ID) exists.
-function nextInvite(client) {
-  let onMember;
-  const p = new Promise((ok) => {
-    onMember = (_ev, member) => {
-      if (member.userId === client.getUserId() && member.membership === "invite") {
-        client.off(sdk.RoomMemberEvent.Membership, onMember);
-        ok(member.roomId);
-      }
-    };
-    client.on(sdk.RoomMemberEvent.Membership, onMember);
-  });
-  p.cancel = () => client.off(sdk.RoomMemberEvent.Membership, onMember);
-  return p;
-}
-
-async function stopAll(clients) {
-  await Promise.all(clients.map((c) => stopSdkClient(c)));
-}
 
 describe("matrix-js-sdk 37.5.0 against chappe", () => {
   let server;
