@@ -21,56 +21,88 @@ static bool sync_keys_shares(const char *m)
 	return strcmp(m, "join") == 0 || strcmp(m, "invite") == 0;
 }
 
+/* Who shares a room with the user, read only when a candidate needs it:
+ * most syncs have no device-list news and no membership change, and
+ * reading every member of every room for them would cost each sync. */
+struct sync_keys_shared {
+	struct app *app;
+	const char *user_id;
+	json_t *set;
+	bool failed;
+};
+
+/* Does user share a room with the syncing user now? -1 on a store error. */
+static int sync_keys_is_shared(struct sync_keys_shared *sh, const char *user)
+{
+	if (!sh->set && !sh->failed && !(sh->set = keys_shared_users(sh->app, sh->user_id)))
+		sh->failed = true;
+	if (sh->failed)
+		return -1;
+	return json_object_get(sh->set, user) != NULL;
+}
+
 /* Users of the device-list stream in (since, to] who share a room now. */
 static int sync_keys_stream_changes(struct app *app, int64_t since, int64_t to,
-                                    const json_t *shared, json_t *changed_set)
+                                    struct sync_keys_shared *shared, json_t *changed_set)
 {
 	char **users = NULL;
 	size_t n = 0;
+	int ret = 0;
 
 	if (to <= since)
 		return 0;
 	if (store_device_list_changes(app->store, since, to, &users, &n) != STORE_OK)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (json_object_get(shared, users[i]))
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		int is = sync_keys_is_shared(shared, users[i]);
+		if (is < 0)
+			ret = -1;
+		else if (is)
 			json_object_set_new(changed_set, users[i], json_true());
+	}
 	store_room_ids_free(users, n);
-	return 0;
+	return ret;
 }
 
 /* One room whose memberships may have moved in (since, to]. */
 static int sync_keys_room(struct app *app, const char *user_id, const struct store_membership *mine,
-                          int64_t since, int64_t to, const json_t *shared, json_t *changed_set,
-                          json_t *left_set)
+                          int64_t since, int64_t to, struct sync_keys_shared *shared,
+                          json_t *changed_set, json_t *left_set)
 {
 	struct store_membership_list members = { 0 };
+	int ret = 0;
 	bool i_share = sync_keys_shares(mine->membership);
 	bool mine_moved = mine->stream > since && mine->stream <= to;
 
 	if (store_room_members(app->store, mine->room_id, NULL, &members) != STORE_OK)
 		return -1;
-	for (size_t i = 0; i < members.n; i++) {
+	for (size_t i = 0; i < members.n && ret == 0; i++) {
 		const struct store_membership *x = &members.items[i];
 		bool x_moved = x->stream > since && x->stream <= to;
+		int is;
 		if (strcmp(x->user_id, user_id) == 0 || (!x_moved && !mine_moved))
 			continue;
-		if (i_share && sync_keys_shares(x->membership))
+		if (i_share && sync_keys_shares(x->membership)) {
 			/* "who now share an encrypted room with the client" */
 			json_object_set_new(changed_set, x->user_id, json_true());
-		else if (!json_object_get(shared, x->user_id))
+		} else if ((is = sync_keys_is_shared(shared, x->user_id)) < 0) {
+			ret = -1;
+		} else if (!is) {
 			/* "who no longer share any end-to-end encrypted rooms" */
 			json_object_set_new(left_set, x->user_id, json_true());
+		}
 	}
 	store_membership_list_clear(&members);
-	return 0;
+	return ret;
 }
 
 /* Rooms of user_id with an event after since, then each of them. */
 static int sync_keys_rooms(struct app *app, const char *user_id, int64_t since, int64_t to,
-                           const json_t *shared, json_t *changed_set, json_t *left_set)
+                           struct sync_keys_shared *shared, json_t *changed_set,
+                           json_t *left_set)
 {
 	struct store_membership_list ms = { 0 }, moved = { 0 };
+	json_t *moved_set = NULL;
 	const char **ids = NULL;
 	int ret = -1;
 
@@ -89,16 +121,19 @@ static int sync_keys_rooms(struct app *app, const char *user_id, int64_t since, 
 	if (store_rooms_changed_since(app->store, ids, ms.n < STORE_ROOMS_QUERY_MAX ? ms.n :
 	                              STORE_ROOMS_QUERY_MAX, since, &moved) != STORE_OK)
 		goto out;
+	if (!(moved_set = json_object()))
+		goto out;
+	for (size_t j = 0; j < moved.n; j++)
+		json_object_set_new(moved_set, moved.items[j].room_id, json_true());
 	for (size_t i = 0; i < ms.n; i++) {
-		bool any = false;
-		for (size_t j = 0; j < moved.n && !any; j++)
-			any = strcmp(moved.items[j].room_id, ms.items[i].room_id) == 0;
-		if (any && sync_keys_room(app, user_id, &ms.items[i], since, to, shared, changed_set,
-		                          left_set) != 0)
+		if (json_object_get(moved_set, ms.items[i].room_id) &&
+		    sync_keys_room(app, user_id, &ms.items[i], since, to, shared, changed_set,
+		                   left_set) != 0)
 			goto out;
 	}
 	ret = 0;
 out:
+	json_decref(moved_set);
 	free(ids);
 	store_membership_list_clear(&moved);
 	store_membership_list_clear(&ms);
@@ -118,21 +153,21 @@ int keys_device_list_delta(struct app *app, const char *user_id, int64_t since_e
                            int64_t to_events, int64_t since_devices, int64_t to_devices,
                            json_t *changed, json_t *left)
 {
-	json_t *shared = keys_shared_users(app, user_id);
+	struct sync_keys_shared shared = { .app = app, .user_id = user_id };
 	json_t *changed_set = json_object(), *left_set = json_object();
 	int ret = -1;
 
-	if (!shared || !changed_set || !left_set)
+	if (!changed_set || !left_set)
 		goto out;
-	if (sync_keys_stream_changes(app, since_devices, to_devices, shared, changed_set) != 0 ||
-	    sync_keys_rooms(app, user_id, since_events, to_events, shared, changed_set,
+	if (sync_keys_stream_changes(app, since_devices, to_devices, &shared, changed_set) != 0 ||
+	    sync_keys_rooms(app, user_id, since_events, to_events, &shared, changed_set,
 	                    left_set) != 0)
 		goto out;
 	sync_keys_set_to_array(changed_set, changed);
 	sync_keys_set_to_array(left_set, left);
 	ret = 0;
 out:
-	json_decref(shared);
+	json_decref(shared.set);
 	json_decref(changed_set);
 	json_decref(left_set);
 	return ret;
