@@ -1061,4 +1061,52 @@ enum store_result store_backup_keys_delete(struct store *st, const char *user_id
                                            const char *session_id,
                                            struct store_backup_counts *out);
 
+/* ---- media repository (store_media.c) -------------------------------- */
+
+/* Metadata of uploaded media; the bytes live on disk (src/media/), named
+ * by sha256. A row made by POST /_matrix/media/v1/create is pending
+ * (sha256 NULL) until its PUT, and only until expires_ts. */
+#define STORE_MEDIA_ID_MAX 255
+#define STORE_MEDIA_TEXT_MAX 255      /* content types, upload names */
+#define STORE_MEDIA_QUARANTINE_MAX 10000 /* media IDs per quarantine call */
+
+struct store_media {
+	char *media_id;
+	char *user_id;          /* the uploader */
+	char *sha256;           /* 64 lowercase hex digits; NULL while pending */
+	char *content_type;     /* as declared by the uploader; NULL if none */
+	char *upload_name;      /* NULL if none */
+	char *sniffed_type;     /* libmagic's MIME type of the bytes; NULL while pending */
+	int64_t size;           /* bytes; 0 while pending */
+	int64_t created_ts;
+	int64_t expires_ts;     /* pending rows: the upload must come before; else 0 */
+	bool quarantined;
+};
+void store_media_clear(struct store_media *m);
+
+/* Insert a row (pending when m->sha256 is NULL). With quota > 0 the
+ * uploader's stored bytes plus m->size must not pass quota: checked and
+ * inserted in one write job, so concurrent uploads cannot overshoot.
+ * STORE_CONFLICT with *over_quota set when over; STORE_CONFLICT with it
+ * clear when the media ID is taken. */
+enum store_result store_media_insert(struct store *st, const struct store_media *m,
+                                     int64_t quota, bool *over_quota);
+enum store_result store_media_get(struct store *st, const char *media_id,
+                                  struct store_media *out);
+/* Fill a pending row of user_id with its content (m's sha256, types,
+ * upload_name, size), quota as for insert. STORE_NOT_FOUND when no such
+ * row, another user's, or expired before now_ms; STORE_CONFLICT when the
+ * content is there already (*over_quota clear) or over quota (set). */
+enum store_result store_media_complete(struct store *st, const struct store_media *m,
+                                       int64_t now_ms, int64_t quota, bool *over_quota);
+/* A user's stored bytes, and pending uploads not yet expired at now_ms. */
+enum store_result store_media_usage(struct store *st, const char *user_id, int64_t now_ms,
+                                    int64_t *bytes, int64_t *pending);
+/* Quarantine media (never served again): the listed IDs (unknown ones are
+ * skipped), or every upload of user_id when ids is NULL. One write job.
+ * *changed counts rows newly quarantined. */
+enum store_result store_media_quarantine(struct store *st, const char *const *ids, size_t n,
+                                         const char *user_id, const char *by,
+                                         int64_t *changed);
+
 #endif

@@ -238,6 +238,19 @@ struct store_backend {
 	enum store_result (*backup_keys_delete)(void *h, const char *user_id, int64_t version,
 	                                        const char *room_id, const char *session_id,
 	                                        struct store_backup_counts *out);
+
+	/* media repository (store_media.c): arguments and bounds checked by
+	 * the front */
+	enum store_result (*media_insert)(void *h, const struct store_media *m, int64_t quota,
+	                                  bool *over_quota);
+	enum store_result (*media_get)(void *h, const char *media_id, struct store_media *out);
+	enum store_result (*media_complete)(void *h, const struct store_media *m, int64_t now_ms,
+	                                    int64_t quota, bool *over_quota);
+	enum store_result (*media_usage)(void *h, const char *user_id, int64_t now_ms,
+	                                 int64_t *bytes, int64_t *pending);
+	enum store_result (*media_quarantine)(void *h, const char *const *ids, size_t n,
+	                                      const char *user_id, const char *by,
+	                                      int64_t *changed);
 };
 
 /* The front's ID checks, shared so that a back end can check IDs it loads

@@ -380,6 +380,26 @@ static const char *const sqlite_migrations[] = {
 	"  session_data TEXT NOT NULL,"
 	"  PRIMARY KEY (user_id, version, room_id, session_id)"
 	") WITHOUT ROWID;",
+
+	/* 11: media repository (media feature, sqlite_media.c). One row per
+	 * media ID; the bytes are files named by sha256 (src/media/), shared by
+	 * rows with the same content. A row from /create is pending (sha256
+	 * NULL) until its upload or expires_ts. Quarantined rows stay, so an
+	 * ID is never reused and the quarantine is remembered. */
+	"CREATE TABLE media ("
+	"  media_id TEXT NOT NULL PRIMARY KEY,"
+	"  user_id TEXT NOT NULL,"
+	"  sha256 TEXT,"
+	"  content_type TEXT,"
+	"  upload_name TEXT,"
+	"  sniffed_type TEXT,"
+	"  size INTEGER NOT NULL DEFAULT 0 CHECK (size >= 0),"
+	"  created_ts INTEGER NOT NULL,"
+	"  expires_ts INTEGER NOT NULL DEFAULT 0,"
+	"  quarantined INTEGER NOT NULL DEFAULT 0 CHECK (quarantined IN (0, 1)),"
+	"  quarantined_by TEXT"
+	");"
+	"CREATE INDEX media_by_user ON media (user_id);",
 };
 
 const int sqlite_migration_count =

@@ -282,4 +282,11 @@ const struct store_backend store_backend_sqlite = {
 	.backup_keys_put = sqlite_backup_keys_put,
 	.backup_keys_get = sqlite_backup_keys_get,
 	.backup_keys_delete = sqlite_backup_keys_delete,
+
+	/* media repository */
+	.media_insert = sqlite_media_insert,
+	.media_get = sqlite_media_get,
+	.media_complete = sqlite_media_complete,
+	.media_usage = sqlite_media_usage,
+	.media_quarantine = sqlite_media_quarantine,
 };

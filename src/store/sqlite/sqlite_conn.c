@@ -561,6 +561,27 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 	[SQ_BACKUP_KEYS_DELETE_SESSION] =
 		"DELETE FROM backup_keys WHERE user_id = ?1 AND version = ?2 AND room_id = ?3 "
 		"AND session_id = ?4 RETURNING length(CAST(session_data AS BLOB))",
+
+	/* ---- media repository (sqlite_media.c) ---- */
+	[SQ_MEDIA_INSERT] =
+		"INSERT INTO media (media_id, user_id, sha256, content_type, upload_name, "
+		"sniffed_type, size, created_ts, expires_ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[SQ_MEDIA_GET] =
+		"SELECT media_id, user_id, sha256, content_type, upload_name, sniffed_type, size, "
+		"created_ts, expires_ts, quarantined FROM media WHERE media_id = ?1",
+	/* stored bytes, and pending uploads still open at ?2 */
+	[SQ_MEDIA_USAGE] =
+		"SELECT COALESCE(SUM(size), 0), "
+		"COALESCE(SUM(sha256 IS NULL AND expires_ts > ?2), 0) FROM media WHERE user_id = ?1",
+	[SQ_MEDIA_COMPLETE] =
+		"UPDATE media SET sha256 = ?3, content_type = ?4, upload_name = ?5, sniffed_type = ?6, "
+		"size = ?7, expires_ts = 0 WHERE media_id = ?1 AND user_id = ?2 AND sha256 IS NULL",
+	[SQ_MEDIA_QUARANTINE_ONE] =
+		"UPDATE media SET quarantined = 1, quarantined_by = ?2 "
+		"WHERE media_id = ?1 AND quarantined = 0",
+	[SQ_MEDIA_QUARANTINE_USER] =
+		"UPDATE media SET quarantined = 1, quarantined_by = ?2 "
+		"WHERE user_id = ?1 AND quarantined = 0",
 };
 
 /* Settings of the writer connection. synchronous=FULL in WAL mode syncs

@@ -196,6 +196,14 @@ enum sqlite_stmt_id {
 	SQ_BACKUP_KEYS_DELETE_ROOM,
 	SQ_BACKUP_KEYS_DELETE_SESSION,
 
+	/* media repository (sqlite_media.c) */
+	SQ_MEDIA_INSERT,
+	SQ_MEDIA_GET,
+	SQ_MEDIA_USAGE,
+	SQ_MEDIA_COMPLETE,
+	SQ_MEDIA_QUARANTINE_ONE,
+	SQ_MEDIA_QUARANTINE_USER,
+
 	SQ_COUNT
 };
 
@@ -527,5 +535,18 @@ enum store_result sqlite_backup_keys_get(void *h, const char *user_id, int64_t v
 enum store_result sqlite_backup_keys_delete(void *h, const char *user_id, int64_t version,
                                             const char *room_id, const char *session_id,
                                             struct store_backup_counts *out);
+
+/* ---- media repository (sqlite_media.c) ------------------------------- */
+
+enum store_result sqlite_media_insert(void *h, const struct store_media *m, int64_t quota,
+                                      bool *over_quota);
+enum store_result sqlite_media_get(void *h, const char *media_id, struct store_media *out);
+enum store_result sqlite_media_complete(void *h, const struct store_media *m, int64_t now_ms,
+                                        int64_t quota, bool *over_quota);
+enum store_result sqlite_media_usage(void *h, const char *user_id, int64_t now_ms,
+                                     int64_t *bytes, int64_t *pending);
+enum store_result sqlite_media_quarantine(void *h, const char *const *ids, size_t n,
+                                          const char *user_id, const char *by,
+                                          int64_t *changed);
 
 #endif
