@@ -139,6 +139,22 @@ const struct route api_routes[] = {
 
 	/* server-side search */
 	ROW(PFX_CLIENT, HTTP_POST, "/search", api_search, AUTH_REQUIRED, RL_CLIENT, LEDGER_SEARCH),
+
+	/* server-side key backup (key backup feature) */
+	ROW(PFX_CLIENT, HTTP_POST, "/room_keys/version", api_room_keys_version_create, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/room_keys/version", api_room_keys_version_current, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/room_keys/version/{version}", api_room_keys_version_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_PUT, "/room_keys/version/{version}", api_room_keys_version_update, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_DELETE, "/room_keys/version/{version}", api_room_keys_version_delete, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_PUT, "/room_keys/keys", api_room_keys_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/room_keys/keys", api_room_keys_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_DELETE, "/room_keys/keys", api_room_keys_delete, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_PUT, "/room_keys/keys/{roomId}", api_room_keys_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/room_keys/keys/{roomId}", api_room_keys_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_DELETE, "/room_keys/keys/{roomId}", api_room_keys_delete, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_PUT, "/room_keys/keys/{roomId}/{sessionId}", api_room_keys_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/room_keys/keys/{roomId}/{sessionId}", api_room_keys_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_DELETE, "/room_keys/keys/{roomId}/{sessionId}", api_room_keys_delete, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 };
 
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -132,6 +132,17 @@ void api_room_context(struct request *req);
 /* search.c, search_results.c: server-side search */
 void api_search(struct request *req);
 
+/* key_backup.c: server-side key backup (versions, and keys by version,
+ * room and session; the keys handlers serve all three path forms) */
+void api_room_keys_version_create(struct request *req);
+void api_room_keys_version_current(struct request *req);
+void api_room_keys_version_get(struct request *req);
+void api_room_keys_version_update(struct request *req);
+void api_room_keys_version_delete(struct request *req);
+void api_room_keys_put(struct request *req);
+void api_room_keys_get(struct request *req);
+void api_room_keys_delete(struct request *req);
+
 /* session.c: sessions of user_id were revoked (logout, device deleted,
  * password change, deactivation): wake their parked /syncs so that they
  * re-check their token now and answer 401, rather than at their timeout. */
