@@ -453,3 +453,46 @@ def test_user_directory(server):
     r = pub.membership(open_room, "leave")
     assert r.status == 200, r
     assert search_users(alice, f"person {tag}")["results"] == []
+
+
+def test_canonical_alias_must_point_to_the_room(server):
+    """m.room.canonical_alias: "the server SHOULD ensure that any new aliases
+    being listed in the event are valid per their grammar/syntax and that they
+    point to the room ID where the state event is to be sent. Servers do not
+    validate aliases which are being removed or are already present in the
+    state event." Errors (room_state.yaml): M_INVALID_PARAM "have invalid
+    syntax", M_BAD_ALIAS "do not point to the room ID"."""
+    tag = secrets.token_hex(4)
+    alice = MatrixUser(server)
+    room = alice.create_room(preset="public_chat", room_alias_name=f"ca_{tag}")
+    alice.create_room(preset="public_chat", room_alias_name=f"other_{tag}")
+    mine, other = f"#ca_{tag}:{SERVER_NAME}", f"#other_{tag}:{SERVER_NAME}"
+
+    def put(content):
+        return alice.put_state(room, "m.room.canonical_alias", content)
+
+    assert_error(put({"alias": other}), 400, "M_BAD_ALIAS")
+    assert_error(put({"alias": f"#nope_{tag}:{SERVER_NAME}"}), 400, "M_BAD_ALIAS")
+    assert_error(put({"alias": f"#x_{tag}:remote.example"}), 400, "M_BAD_ALIAS")
+    assert_error(put({"alias": mine, "alt_aliases": [other]}), 400, "M_BAD_ALIAS")
+    assert_error(put({"alias": "no-sigil"}), 400, "M_INVALID_PARAM")
+    assert_error(put({"alias": mine, "alt_aliases": [f"#nocolon{tag}"]}), 400,
+                 "M_INVALID_PARAM")
+    assert_error(put({"alias": 7}), 400, "M_INVALID_PARAM")
+    assert_error(put({"alt_aliases": "not a list"}), 400, "M_INVALID_PARAM")
+
+    second = f"#ca2_{tag}:{SERVER_NAME}"
+    r = alice.call("PUT", alias_path(second), {"room_id": room})
+    assert r.status == 200, r
+    r = put({"alias": mine, "alt_aliases": [second]})
+    assert r.status == 200, r
+    # Already present in the state: not checked again, even once deleted.
+    r = alice.call("DELETE", alias_path(second))
+    assert r.status == 200, r
+    r = put({"alias": second, "alt_aliases": [mine]})
+    assert r.status == 200, r
+    # Removing every alias needs no check.
+    r = put({})
+    assert r.status == 200, r
+    r = alice.call("GET", f"rooms/{room_path(room)}/state/m.room.canonical_alias")
+    assert r.status == 200 and r.json == {}, r

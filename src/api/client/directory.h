@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "http/request.h"
 
 /* An alias as the appendices define it ("Room Aliases"): "#", a localpart
@@ -40,6 +42,18 @@ bool directory_alias_localpart_ok(const char *localpart, size_t len);
  * 400 M_INVALID_PARAM for a malformed alias, 404 M_NOT_FOUND for an alias
  * unknown here or of another server, 500 on a store failure. */
 char *directory_alias_resolve(struct request *req, const char *alias);
+
+/* PUT /rooms/{roomId}/state/m.room.canonical_alias: "the server SHOULD
+ * ensure that any new aliases being listed in the event are valid per
+ * their grammar/syntax and that they point to the room ID where the state
+ * event is to be sent. Servers do not validate aliases which are being
+ * removed or are already present in the state event." (Client-Server API,
+ * m.room.canonical_alias). 0 if content may be sent; -1 with the response
+ * set: 400 M_INVALID_PARAM (bad syntax or shape), 400 M_BAD_ALIAS (an alias
+ * that does not point to room_id, or one of another server, which cannot
+ * be checked without federation), 500 on a store failure. */
+int directory_canonical_alias_check(struct request *req, const char *room_id,
+                                    json_t *content);
 
 /* Held around "is the alias free, create, map it" (see above). */
 void directory_alias_lock(void);

@@ -268,6 +268,84 @@ out:
 	free(creator);
 }
 
+#define CANONICAL_ALT_ALIASES_MAX 100
+
+/* Is alias listed in content (alias or alt_aliases)? */
+static bool canonical_lists(json_t *content, const char *alias)
+{
+	const char *a = json_string_value(json_object_get(content, "alias"));
+	json_t *v;
+	size_t i;
+
+	if (a && strcmp(a, alias) == 0)
+		return true;
+	json_array_foreach(json_object_get(content, "alt_aliases"), i, v) {
+		if (json_is_string(v) && strcmp(json_string_value(v), alias) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* One alias the new content lists: fine if already in the current state,
+ * else it must parse and name this room. 0, or -1 with the response set. */
+static int canonical_alias_one(struct request *req, const char *room_id, json_t *current,
+                               json_t *v)
+{
+	const char *alias = json_string_value(v);
+	char *target = NULL;
+	enum store_result r;
+	int ret = -1;
+
+	if (!alias || strlen(alias) != json_string_length(v) || !directory_alias_valid(alias)) {
+		res_error(req, 400, "M_INVALID_PARAM", "Invalid alias in m.room.canonical_alias");
+		return -1;
+	}
+	if (canonical_lists(current, alias))
+		return 0;
+	if (!directory_alias_is_local(alias, APP(req)->cfg->server_name)) {
+		res_error(req, 400, "M_BAD_ALIAS", "The alias '%s' cannot be checked here", alias);
+		return -1;
+	}
+	r = store_alias_get(APP(req)->store, alias, &target, NULL);
+	if (r == STORE_OK && strcmp(target, room_id) == 0)
+		ret = 0;
+	else if (r == STORE_OK || r == STORE_NOT_FOUND)
+		res_error(req, 400, "M_BAD_ALIAS", "The alias '%s' does not point to this room",
+		          alias);
+	else
+		res_error(req, 500, "M_UNKNOWN", "Could not read the room directory");
+	free(target);
+	return ret;
+}
+
+int directory_canonical_alias_check(struct request *req, const char *room_id,
+                                    json_t *content)
+{
+	json_t *alias = json_object_get(content, "alias");
+	json_t *alt = json_object_get(content, "alt_aliases");
+	json_t *current, *v;
+	size_t i;
+	int ret = -1;
+
+	if ((alias && !json_is_string(alias)) || (alt && !json_is_array(alt)) ||
+	    json_array_size(alt) > CANONICAL_ALT_ALIASES_MAX) {
+		res_error(req, 400, "M_INVALID_PARAM",
+		          "alias must be a string and alt_aliases a short list of strings");
+		return -1;
+	}
+	current = events_state_content(APP(req)->events, room_id, "m.room.canonical_alias", "");
+	if (alias && canonical_alias_one(req, room_id, current, alias) != 0)
+		goto out;
+	json_array_foreach(alt, i, v) {
+		if (canonical_alias_one(req, room_id, current, v) != 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	json_decref(current);
+	return ret;
+}
+
 static bool room_world_readable(struct app *app, const char *room_id)
 {
 	json_t *c = events_state_content(app->events, room_id, "m.room.history_visibility", "");

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/client/directory.h"
 #include "api/client/handlers.h"
 #include "api/client/rooms_util.h"
 #include "events/events.h"
@@ -55,6 +56,10 @@ void api_room_state_put(struct request *req)
 		res_error(req, 400, "M_INVALID_PARAM", "state_key is too long");
 		return;
 	}
+	/* new aliases must name this room (directory feature, directory.h) */
+	if (strcmp(type, "m.room.canonical_alias") == 0 && state_key[0] == '\0' &&
+	    directory_canonical_alias_check(req, req_param(req, 0), body) != 0)
+		return;
 	spec = (struct event_spec){ type, state_key, body, NULL };
 	event_id = rooms_send(req, req_param(req, 0), &spec, NULL);
 	if (event_id)
