@@ -9,8 +9,9 @@
 //   the tail of the server's stderr in the message).
 // - server.stop() sends SIGTERM, waits up to 10 s and returns a list of
 //   problems (exit code not 0, sanitizer reports on stderr); the caller
-//   turns a non-empty list into a test failure. The temp dir is removed
-//   only when there was no problem, so a failure leaves its logs behind.
+//   turns a non-empty list into a test failure. The temp dir (config,
+//   server stderr, js-sdk.log) is removed only when there was no problem
+//   and CHAPPE_JS_KEEP_LOGS is unset, so a bad shutdown leaves its logs.
 // - registerUser() runs the spec's two-step User-Interactive registration
 //   (401 with a session, then m.login.dummy) with plain fetch.
 // - makeClient() builds a js-sdk MatrixClient whose every HTTP request goes
@@ -250,6 +251,8 @@ class ChappeServer {
     if (found.length) problems.push(`sanitizer reports on stderr: ${found.join(", ")}`);
     if (problems.length) {
       problems.push(`logs kept in ${this.workdir}; stderr tail:\n${this.stderrTail()}`);
+    } else if (process.env.CHAPPE_JS_KEEP_LOGS) {
+      process.stderr.write(`chappe-js: logs kept in ${this.workdir}\n`);
     } else {
       rmSync(this.workdir, { recursive: true, force: true });
     }

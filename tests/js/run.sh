@@ -2,6 +2,7 @@
 # Run the matrix-js-sdk end-to-end tests against a built chappe.
 #   tests/js/run.sh                  (server: $CHAPPE_BIN, default build/src/chappe)
 #   CHAPPE_JS_JUNIT=out.xml tests/js/run.sh   (also write a JUnit report)
+#   CHAPPE_JS_KEEP_LOGS=1 tests/js/run.sh     (keep each server's temp dir: stderr, js-sdk.log)
 # Installs the pinned npm dependencies (package-lock.json) into
 # tests/js/node_modules, then runs Node's built-in test runner with the spec
 # reporter. The closing lines are Node's TAP summary ("# pass N", "# fail N").

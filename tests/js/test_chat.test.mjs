@@ -8,7 +8,8 @@
 // happened in.
 //
 // The request log of the js-sdk clients (method, path, status) is printed
-// as diagnostics at the end and kept in js-sdk.log when a check fails.
+// as diagnostics at the end; run with CHAPPE_JS_KEEP_LOGS=1 to keep the
+// server's stderr and js-sdk's own log (js-sdk.log) after a failure.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
