@@ -392,7 +392,8 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 	 * parents, numbered; m.replace keeps only valid edits
 	 * (event_replacements.md, "Validity of replacement events") ordered
 	 * by the spec's "most recent": origin_server_ts, then the
-	 * lexicographically largest event ID. */
+	 * lexicographically largest event ID. The unary + keeps the planner
+	 * from walking the whole room's events to find the parents. */
 	[SQ_RELATIONS_AGGREGATE] =
 		"WITH cand AS ("
 		"  SELECT r.stream, r.relates_to, r.rel_type, ROW_NUMBER() OVER ("
@@ -402,7 +403,7 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 		"  FROM event_relations AS r JOIN events AS e ON e.stream = r.stream "
 		"  JOIN events AS p ON p.event_id = r.relates_to "
 		"  WHERE r.relates_to IN (SELECT value FROM json_each(?2)) AND r.room_id = ?1 "
-		"  AND p.room_id = ?1 AND e.redacted_by IS NULL "
+		"  AND +p.room_id = ?1 AND e.redacted_by IS NULL "
 		"  AND r.rel_type IN ('m.replace', 'm.thread', 'm.reference') "
 		"  AND (r.rel_type <> 'm.replace' OR (e.sender = p.sender AND e.type = p.type "
 		"    AND e.state_key IS NULL AND p.state_key IS NULL AND p.redacted_by IS NULL "
@@ -421,12 +422,14 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 		"GROUP BY r.relates_to ORDER BY r.relates_to",
 	/* Thread roots by their latest unredacted m.thread child; with ?2,
 	 * only threads ?2 started or replied in ("participated",
-	 * threading.md). */
+	 * threading.md). The room's index, not the parents' one that the
+	 * GROUP BY would tempt the planner into scanning whole. */
 	[SQ_ROOM_THREADS] =
 		"SELECT " EVENT_COLS_E ", t.latest FROM ("
 		"  SELECT r.relates_to AS root, MAX(r.stream) AS latest, "
 		"  COALESCE(MAX(r.sender = ?2), 0) AS part "
-		"  FROM event_relations AS r JOIN events AS c ON c.stream = r.stream "
+		"  FROM event_relations AS r INDEXED BY event_relations_room "
+		"  JOIN events AS c ON c.stream = r.stream "
 		"  WHERE r.room_id = ?1 AND r.rel_type = 'm.thread' AND c.redacted_by IS NULL "
 		"  GROUP BY r.relates_to) AS t "
 		"JOIN events AS e ON e.event_id = t.root "
