@@ -540,3 +540,22 @@ def test_nio_encrypted_conversation(server, tmp_path):
     got_bob, got_alice = asyncio.run(scenario())
     assert "hello bob, secretly" in got_bob, got_bob
     assert "hello alice, secretly" in got_alice, got_alice
+
+
+def test_long_poll_woken_by_co_member_logout(server):
+    """A device that goes is a device-list change: a parked /sync of a user
+    sharing a room learns it at once, not at its timeout."""
+    alice, bob = _new_device(server), _new_device(server)
+    _shared_room(alice.user, bob.user)
+    since = bob.user.sync()["next_batch"]
+    since = bob.user.sync(since=since)["next_batch"]
+    out = {}
+    t = threading.Thread(target=lambda: out.update(
+        bob.user.sync(since=since, timeout=20000)))
+    start = time.monotonic()
+    t.start()
+    time.sleep(0.5)
+    assert alice.user.call("POST", "logout", {}).status == 200
+    t.join(30)
+    assert time.monotonic() - start < 10
+    assert alice.user.user_id in out["device_lists"]["changed"]

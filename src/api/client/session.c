@@ -5,6 +5,7 @@
 
 #include "api/app.h"
 #include "api/client/handlers.h"
+#include "api/client/keys_internal.h"
 #include "config/config.h"
 #include "security/secrets.h"
 #include "store/store.h"
@@ -72,4 +73,7 @@ void api_sessions_revoked(struct request *req, const char *user_id)
 {
 	const char *users[1] = { user_id };
 	notifier_notify(APP(req)->notifier, NULL, 0, users, 1);
+	/* end-to-end encryption keys: the devices that went are a device-list
+	 * change for everyone in the user's rooms (sync_keys.c) */
+	keys_notify_change(APP(req), user_id);
 }
