@@ -20,7 +20,10 @@
  * applied inside the write job, also under 8 racing threads; etag and
  * count moving exactly when keys change; get and delete by version, room
  * and session; the per-version session cap refusing a put as a whole;
- * everything surviving a reopen; and bad arguments refused.
+ * everything surviving a reopen; bad arguments refused; rows planted
+ * behind the store's back (wrong types, wrong shapes, negative counts)
+ * refused when loaded instead of handed out; and every statement of the
+ * feature planned with an index.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,12 +32,15 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
+#include "store/store_backend.h"
 
 #define ALICE "@alice:example.org"
 #define BOB "@bob:example.org"
@@ -527,6 +533,91 @@ static void test_arguments_refused(void **state)
 	free(big);
 }
 
+/* Run SQL on the database behind the store's back (planting bad rows). */
+static void raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("raw SQL failed: %s", msg != NULL ? msg : "?");
+	sqlite3_close(db);
+}
+
+/* "Validate what you load": a corrupted row is an error, never data. */
+static void test_bad_rows_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct store_backup_key_list l = { 0 };
+	struct store_backup_version v = { 0 };
+	struct store_backup_counts c = { 0 };
+	int64_t ver = create_version(f->st, ALICE);
+
+	assert_int_equal(put_one(f->st, ALICE, ver, ROOM1, "s", false, 1, 0, "{}", &c), STORE_OK);
+	/* session_data that is not an object */
+	raw_exec(f->path, "UPDATE backup_keys SET session_data = '[1]'");
+	assert_int_equal(store_backup_keys_get(f->st, ALICE, ver, NULL, NULL, &l), STORE_ERROR);
+	assert_null(l.items);
+	/* an index of the wrong type */
+	raw_exec(f->path, "UPDATE backup_keys SET session_data = '{}', first_message_index = 'x'");
+	assert_int_equal(store_backup_keys_get(f->st, ALICE, ver, ROOM1, NULL, &l), STORE_ERROR);
+	raw_exec(f->path, "UPDATE backup_keys SET first_message_index = -3");
+	assert_int_equal(store_backup_keys_get(f->st, ALICE, ver, ROOM1, "s", &l), STORE_ERROR);
+	raw_exec(f->path, "UPDATE backup_keys SET first_message_index = 1");
+	assert_int_equal(store_backup_keys_get(f->st, ALICE, ver, ROOM1, "s", &l), STORE_OK);
+	assert_int_equal(l.n, 1);
+	store_backup_key_list_clear(&l);
+	/* a version row with a negative count, or auth_data not an object */
+	raw_exec(f->path, "UPDATE backup_versions SET count = -1");
+	assert_int_equal(store_backup_version_get(f->st, ALICE, ver, &v), STORE_ERROR);
+	assert_null(v.algorithm);
+	raw_exec(f->path, "UPDATE backup_versions SET count = 1, auth_data = 'null'");
+	assert_int_equal(store_backup_version_get(f->st, ALICE, 0, &v), STORE_ERROR);
+}
+
+/* No statement of this feature scans a table: each is planned with an
+ * index (or a primary key). */
+static void test_queries_use_indexes(void **state)
+{
+	struct fixture *f = *state;
+	static const enum sqlite_stmt_id ids[] = {
+		SQ_BACKUP_VERSION_INSERT, SQ_BACKUP_VERSION_CURRENT, SQ_BACKUP_VERSION_GET,
+		SQ_BACKUP_VERSION_SET_AUTH, SQ_BACKUP_VERSION_MARK_DELETED, SQ_BACKUP_VERSION_BUMP,
+		SQ_BACKUP_KEY_GET, SQ_BACKUP_KEY_UPSERT, SQ_BACKUP_KEYS_ALL, SQ_BACKUP_KEYS_ROOM,
+		SQ_BACKUP_KEYS_SESSION, SQ_BACKUP_KEYS_DELETE_ALL, SQ_BACKUP_KEYS_DELETE_ROOM,
+		SQ_BACKUP_KEYS_DELETE_SESSION,
+	};
+	struct sqlite_conn *c;
+	sqlite3 *db = NULL;
+	void *h;
+
+	assert_string_equal(store_backend_of(f->st, &h)->name, "sqlite");
+	c = sqlite_reader_get(h);
+	assert_non_null(c);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		sqlite3_stmt *stmt = sqlite_stmt_get(c, ids[i]), *plan = NULL;
+		char sql[8192];
+
+		if (stmt == NULL)
+			fail_msg("statement %d does not prepare", (int)ids[i]);
+		snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", sqlite3_sql(stmt));
+		sqlite_stmt_put(c, ids[i], stmt);
+		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &plan, NULL), SQLITE_OK);
+		while (sqlite3_step(plan) == SQLITE_ROW) {
+			const char *detail = (const char *)sqlite3_column_text(plan, 3);
+
+			if (strncmp(detail, "SCAN ", 5) == 0 &&
+			    strncmp(detail, "SCAN CONSTANT ROW", 17) != 0)
+				fail_msg("statement %d scans: %s\n%s", (int)ids[i], detail, sql);
+		}
+		sqlite3_finalize(plan);
+	}
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -542,6 +633,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session_cap, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_survives_reopen, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_arguments_refused, fixture_setup,
+		                                fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_rows_refused, fixture_setup,
+		                                fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_queries_use_indexes, fixture_setup,
 		                                fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
