@@ -436,9 +436,10 @@ export async function stopSdkClient(client, ms = 5000) {
   while (pending.size > 0 && Date.now() < deadline + ms) await sleep(20);
 }
 
-/** startClient and wait for the first "sync" event with state PREPARED.
- *  A sync ERROR before that fails at once, naming the state. */
-export async function startAndSync(client, who, ms = 20000) {
+/** startClient({initialSyncLimit: 10, ...startOpts}) and wait for the
+ *  first "sync" event with state PREPARED. A sync ERROR before that fails
+ *  at once, naming the state. */
+export async function startAndSync(client, who, { ms = 20000, ...startOpts } = {}) {
   const prepared = new Promise((ok, fail) => {
     const onSync = (state, _prev, data) => {
       if (state === sdk.SyncState.Prepared) {
@@ -451,7 +452,7 @@ export async function startAndSync(client, who, ms = 20000) {
     };
     client.on(sdk.ClientEvent.Sync, onSync);
   });
-  await client.startClient({ initialSyncLimit: 10 });
+  await client.startClient({ initialSyncLimit: 10, ...startOpts });
   await step(prepared, ms, `${who}'s first sync to reach PREPARED`);
 }
 

@@ -1,6 +1,6 @@
 // test_client_ops.test.mjs: what a chat client does besides sending text,
-// done with stock matrix-js-sdk against chappe: scrollback, typing,
-// receipts, display names, redactions, room topics.
+// done with stock matrix-js-sdk against chappe: scrollback, lazy-loaded
+// members, typing, receipts, display names, redactions, room topics.
 //
 // Each test gets its own room and its own clients (stopped in `finally`),
 // so one failure does not cascade. The last test checks a clean SIGTERM
@@ -133,6 +133,57 @@ describe("matrix-js-sdk client operations against chappe", () => {
       await stopAll([a]);
     }
     assertNoRejections("scrollback");
+  });
+
+  test("lazy-loading members: summary, heroes, then /members fills the list", TEST_OPTS, async () => {
+    // Client-Server API, "Lazy-loading room members": with lazy_load_members
+    // the initial /sync carries only the members of timeline senders (and
+    // the heroes, whose "membership events ... MUST be included in the
+    // state"), m.joined_member_count gives the count, and the client calls
+    // /members?at=... for the full list. js-sdk does all of this when
+    // started with lazyLoadMembers, as Element is.
+    const [alice, bob, carol] = [await registerUser(server), await registerUser(server), await registerUser(server)];
+    const create = await api(server, "POST", "createRoom", { body: { preset: "public_chat" }, token: alice.accessToken });
+    assert.equal(create.status, 200, create.text);
+    const roomId = create.json.room_id;
+    const rid = encodeURIComponent(roomId);
+    let txn = 0;
+    const say = async (user, body) => {
+      const r = await api(server, "PUT", `rooms/${rid}/send/m.room.message/ll${txn++}`, {
+        body: { msgtype: "m.text", body },
+        token: user.accessToken,
+      });
+      assert.equal(r.status, 200, `send ${body}: ${r.text}`);
+    };
+    for (const u of [bob, carol]) {
+      const j = await api(server, "POST", `rooms/${rid}/join`, { body: {}, token: u.accessToken });
+      assert.equal(j.status, 200, `join: ${j.text}`);
+      await say(u, `hi from ${u.userId}`);
+    }
+    // Push bob's and carol's messages out of alice's 10-event initial window.
+    for (let i = 0; i < 12; i++) await say(alice, `alice ${i}`);
+
+    const a = makeClient(server, alice, "alice(lazy)");
+    try {
+      await startAndSync(a, "alice", { lazyLoadMembers: true });
+      const room = a.getRoom(roomId);
+      assert.ok(room, "the room is in the initial sync");
+      assert.equal(room.getJoinedMemberCount(), 3, "m.joined_member_count from the room summary");
+      // No m.room.name: js-sdk names the room after the heroes.
+      for (const u of [bob, carol]) {
+        const localpart = u.userId.slice(1, u.userId.indexOf(":"));
+        assert.ok(room.name.includes(localpart), `room name "${room.name}" names hero ${u.userId}`);
+      }
+      await step(room.loadMembersIfNeeded(), STEP_MS, "loadMembersIfNeeded (/members)");
+      assert.deepEqual(
+        room.getJoinedMembers().map((m) => m.userId).sort(),
+        [alice.userId, bob.userId, carol.userId].sort(),
+        "all three joined members after /members",
+      );
+    } finally {
+      await stopAll([a]);
+    }
+    assertNoRejections("lazy-loading");
   });
 
   test("typing notifications reach the other client", TEST_OPTS, async (t) => {
