@@ -567,3 +567,38 @@ def test_left_room_limited_timeline_is_bundled(server):
     assert left["limited"] is True, left
     assert [e["event_id"] for e in left["events"]][:2] == [root, edit_id], left
     assert relations_of(left["events"][0])["m.replace"]["event_id"] == edit_id, left
+
+
+def test_hostile_parameters(server):
+    """Every input is hostile: over-long path segments, odd IDs, huge or
+    malformed numbers and tokens get the spec's errors, never a 500 or a
+    crash (the server fixture fails the test if chappe dies)."""
+    alice = MatrixUser(server)
+    room = alice.create_room(preset="public_chat")
+    root = alice.send(room, "root")
+    long = "x" * 300
+    assert_error(relations(alice, room, root, long), 400, ["M_INVALID_PARAM"])
+    assert_error(relations(alice, room, root, "m.thread", long), 400, ["M_INVALID_PARAM"])
+    # malformed event IDs are the router's to refuse (it checks {eventId})
+    for bad_id in ["no-sigil", "$" + "y" * 400, "!" + room[1:], "$a\u0000b"]:
+        assert_error(relations(alice, room, bad_id), 400, ["M_INVALID_PARAM"])
+        assert_error(context(alice, room, bad_id), 400, ["M_INVALID_PARAM"])
+    # a well-formed ID of no event here
+    assert_error(relations(alice, room, "$" + "y" * 200), 404, ["M_NOT_FOUND"])
+    for limit in ["1e9", "", " 3", "99999999999999999999999", "-0x1"]:
+        assert_error(relations(alice, room, root, limit=limit), 400, ["M_INVALID_PARAM"])
+        assert_error(threads(alice, room, limit=limit), 400, ["M_INVALID_PARAM"])
+    for token in ["p-1", "p99999999999999999999999", "t5", "s", "p1x"]:
+        assert_error(relations(alice, room, root, from_=token), 400, ["M_INVALID_PARAM"])
+        assert_error(relations(alice, room, root, to=token), 400, ["M_INVALID_PARAM"])
+    for token in ["p5", "t-1", "t0", "t99999999999999999999999", "t1x", ""]:
+        assert_error(threads(alice, room, **{"from": token}), 400, ["M_INVALID_PARAM"])
+    # a huge limit is lowered, not refused
+    r = relations(alice, room, root, limit="100000")
+    assert r.status == 200 and r.json["chunk"] == [], r
+    r = context(alice, room, root, limit="100000")
+    assert r.status == 200 and r.json["event"]["event_id"] == root, r
+    # rooms that do not exist
+    assert_error(threads(alice, "!nowhere:localhost"), 403, ["M_FORBIDDEN"])
+    assert_error(relations(alice, "!nowhere:localhost", root), 404, ["M_NOT_FOUND"])
+    assert_error(context(alice, "!nowhere:localhost", root), 404, ["M_NOT_FOUND"])

@@ -62,7 +62,8 @@ static int context_args(struct request *req, struct context_read *c, size_t *lim
 	if (text) {
 		errno = 0;
 		v = strtoll(text, &end, 10);
-		if (errno != 0 || end == text || *end != '\0' || v < 0) {
+		if (errno != 0 || end == text || *end != '\0' || v < 0 ||
+		    text[strspn(text, "0123456789")] != '\0') {
 			res_error(req, 400, "M_INVALID_PARAM", "limit must be a non-negative integer");
 			return -1;
 		}

@@ -48,7 +48,9 @@ static int limit_parse(struct request *req, const char *text, long long min, siz
 		return 0;
 	errno = 0;
 	v = strtoll(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || v < min) {
+	/* digits only (strtoll would also take leading blanks and a sign) */
+	if (errno != 0 || end == text || *end != '\0' || v < min ||
+	    text[strspn(text, "0123456789")] != '\0') {
 		res_error(req, 400, "M_INVALID_PARAM", "limit must be an integer of at least %lld",
 		          min);
 		return -1;
