@@ -1109,4 +1109,55 @@ enum store_result store_media_quarantine(struct store *st, const char *const *id
                                          const char *user_id, const char *by,
                                          int64_t *changed);
 
+/* ---- incident response: lock, suspend, server notices, admin API
+ *      (admin feature: store_admin.c, sqlite/sqlite_admin.c) ---------- */
+/*
+ * Lock and suspend are flags of the account row, read by every access
+ * token lookup: a change applies to the very next request, with no cache
+ * to expire (client-server-api "Account locking", "Account suspension").
+ * The server-notices room of a user is remembered here, one per user
+ * (modules/server_notices.md: "Servers should manage exactly 1 server
+ * notices room per user"). Admin redaction jobs keep their outcome so
+ * GET /_synapse/admin/v1/user/redact_status/{id} can report it later.
+ */
+#define STORE_ADMIN_REDACT_ID_MAX   64
+#define STORE_ADMIN_STATUS_MAX      32       /* "complete", "failed"... */
+#define STORE_ADMIN_FAILED_MAX      STORE_TEXT_MAX /* JSON of failed redactions */
+
+/* STORE_NOT_FOUND for an unknown user. */
+enum store_result store_user_set_locked(struct store *st, const char *user_id, bool locked);
+enum store_result store_user_set_suspended(struct store *st, const char *user_id,
+                                           bool suspended);
+
+/* The user's server-notices room (*room_id_out malloc'd) or NOT_FOUND. */
+enum store_result store_server_notice_room_get(struct store *st, const char *user_id,
+                                               char **room_id_out);
+/* Remember it. STORE_CONFLICT if the user has one already (nothing written). */
+enum store_result store_server_notice_room_set(struct store *st, const char *user_id,
+                                               const char *room_id);
+
+/* Events of sender in room_id that a redaction may still remove: not
+ * state, not redactions, not redacted yet; newest first, at most limit
+ * (lowered to STORE_LIST_LIMIT_MAX). Free with store_room_ids_free. */
+enum store_result store_room_sender_events(struct store *st, const char *room_id,
+                                           const char *sender, size_t limit,
+                                           char ***event_ids_out, size_t *n_out);
+/* Every room of this server in room ID order after since (NULL: from the
+ * start), at most limit (lowered to STORE_LIST_LIMIT_MAX). */
+enum store_result store_rooms_all(struct store *st, const char *since, size_t limit,
+                                  char ***room_ids_out, size_t *n_out);
+
+struct store_redaction_job {
+	char *redact_id;
+	char *user_id;          /* whose events */
+	char *status;           /* "complete" or "failed" */
+	char *failed_json;      /* JSON object: event ID -> reason */
+	int64_t created_ts;
+};
+void store_redaction_job_clear(struct store_redaction_job *j);
+/* Record a finished job. STORE_CONFLICT if redact_id is taken. */
+enum store_result store_redaction_job_put(struct store *st, const struct store_redaction_job *j);
+enum store_result store_redaction_job_get(struct store *st, const char *redact_id,
+                                          struct store_redaction_job *out);
+
 #endif

@@ -251,6 +251,22 @@ struct store_backend {
 	enum store_result (*media_quarantine)(void *h, const char *const *ids, size_t n,
 	                                      const char *user_id, const char *by,
 	                                      int64_t *changed);
+
+	/* incident response: lock, suspend, server notices, admin API
+	 * (store_admin.c): arguments and bounds checked by the front */
+	enum store_result (*user_set_locked)(void *h, const char *user_id, bool locked);
+	enum store_result (*user_set_suspended)(void *h, const char *user_id, bool suspended);
+	enum store_result (*server_notice_room_get)(void *h, const char *user_id,
+	                                            char **room_id_out);
+	enum store_result (*server_notice_room_set)(void *h, const char *user_id,
+	                                            const char *room_id);
+	enum store_result (*room_sender_events)(void *h, const char *room_id, const char *sender,
+	                                        size_t limit, char ***ids_out, size_t *n_out);
+	enum store_result (*rooms_all)(void *h, const char *since, size_t limit,
+	                               char ***ids_out, size_t *n_out);
+	enum store_result (*redaction_job_put)(void *h, const struct store_redaction_job *j);
+	enum store_result (*redaction_job_get)(void *h, const char *redact_id,
+	                                       struct store_redaction_job *out);
 };
 
 /* The front's ID checks, shared so that a back end can check IDs it loads

@@ -400,6 +400,22 @@ static const char *const sqlite_migrations[] = {
 	"  quarantined_by TEXT"
 	");"
 	"CREATE INDEX media_by_user ON media (user_id);",
+
+	/* 12: incident response (admin feature, sqlite_admin.c). One
+	 * server-notices room per user (modules/server_notices.md), and the
+	 * outcome of each admin redaction job, kept for redact_status. The
+	 * account lock and suspension flags are columns of users since 1. */
+	"CREATE TABLE server_notice_rooms ("
+	"  user_id TEXT NOT NULL PRIMARY KEY,"
+	"  room_id TEXT NOT NULL UNIQUE"
+	") WITHOUT ROWID;"
+	"CREATE TABLE admin_redactions ("
+	"  redact_id TEXT NOT NULL PRIMARY KEY,"
+	"  user_id TEXT NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  failed TEXT NOT NULL,"
+	"  created_ts INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 const int sqlite_migration_count =

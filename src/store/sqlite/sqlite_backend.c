@@ -289,4 +289,14 @@ const struct store_backend store_backend_sqlite = {
 	.media_complete = sqlite_media_complete,
 	.media_usage = sqlite_media_usage,
 	.media_quarantine = sqlite_media_quarantine,
+
+	/* incident response: lock, suspend, server notices, admin */
+	.user_set_locked = sqlite_user_set_locked,
+	.user_set_suspended = sqlite_user_set_suspended,
+	.server_notice_room_get = sqlite_server_notice_room_get,
+	.server_notice_room_set = sqlite_server_notice_room_set,
+	.room_sender_events = sqlite_room_sender_events,
+	.rooms_all = sqlite_rooms_all,
+	.redaction_job_put = sqlite_redaction_job_put,
+	.redaction_job_get = sqlite_redaction_job_get,
 };

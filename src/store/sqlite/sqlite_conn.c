@@ -585,6 +585,25 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 	[SQ_MEDIA_QUARANTINE_USER] =
 		"UPDATE media SET quarantined = 1, quarantined_by = ?2 "
 		"WHERE user_id = ?1 AND quarantined = 0",
+
+	/* ---- incident response: lock, suspend, server notices, admin (sqlite_admin.c) ---- */
+	[SQ_USER_SET_LOCKED] = "UPDATE users SET locked = ?2 WHERE user_id = ?1",
+	[SQ_USER_SET_SUSPENDED] = "UPDATE users SET suspended = ?2 WHERE user_id = ?1",
+	[SQ_NOTICE_ROOM_GET] = "SELECT room_id FROM server_notice_rooms WHERE user_id = ?1",
+	[SQ_NOTICE_ROOM_INSERT] =
+		"INSERT INTO server_notice_rooms (user_id, room_id) VALUES (?1, ?2)",
+	/* reads events_room_stream backwards; the sender test filters rows */
+	[SQ_ROOM_SENDER_EVENTS] =
+		"SELECT event_id FROM events WHERE room_id = ?1 AND sender = ?2 "
+		"AND state_key IS NULL AND type <> 'm.room.redaction' AND redacted_by IS NULL "
+		"ORDER BY stream DESC LIMIT ?3",
+	[SQ_ROOMS_ALL] = "SELECT room_id FROM rooms WHERE room_id > ?1 ORDER BY room_id LIMIT ?2",
+	[SQ_REDACTION_JOB_INSERT] =
+		"INSERT INTO admin_redactions (redact_id, user_id, status, failed, created_ts) "
+		"VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQ_REDACTION_JOB_GET] =
+		"SELECT redact_id, user_id, status, failed, created_ts FROM admin_redactions "
+		"WHERE redact_id = ?1",
 };
 
 /* Settings of the writer connection. synchronous=FULL in WAL mode syncs

@@ -204,6 +204,16 @@ enum sqlite_stmt_id {
 	SQ_MEDIA_QUARANTINE_ONE,
 	SQ_MEDIA_QUARANTINE_USER,
 
+	/* incident response: lock, suspend, server notices, admin (sqlite_admin.c) */
+	SQ_USER_SET_LOCKED,
+	SQ_USER_SET_SUSPENDED,
+	SQ_NOTICE_ROOM_GET,
+	SQ_NOTICE_ROOM_INSERT,
+	SQ_ROOM_SENDER_EVENTS,
+	SQ_ROOMS_ALL,
+	SQ_REDACTION_JOB_INSERT,
+	SQ_REDACTION_JOB_GET,
+
 	SQ_COUNT
 };
 
@@ -548,5 +558,21 @@ enum store_result sqlite_media_usage(void *h, const char *user_id, int64_t now_m
 enum store_result sqlite_media_quarantine(void *h, const char *const *ids, size_t n,
                                           const char *user_id, const char *by,
                                           int64_t *changed);
+
+/* ---- incident response: lock, suspend, server notices, admin (sqlite_admin.c) */
+
+enum store_result sqlite_user_set_locked(void *h, const char *user_id, bool locked);
+enum store_result sqlite_user_set_suspended(void *h, const char *user_id, bool suspended);
+enum store_result sqlite_server_notice_room_get(void *h, const char *user_id,
+                                                char **room_id_out);
+enum store_result sqlite_server_notice_room_set(void *h, const char *user_id,
+                                                const char *room_id);
+enum store_result sqlite_room_sender_events(void *h, const char *room_id, const char *sender,
+                                            size_t limit, char ***ids_out, size_t *n_out);
+enum store_result sqlite_rooms_all(void *h, const char *since, size_t limit,
+                                   char ***ids_out, size_t *n_out);
+enum store_result sqlite_redaction_job_put(void *h, const struct store_redaction_job *j);
+enum store_result sqlite_redaction_job_get(void *h, const char *redact_id,
+                                           struct store_redaction_job *out);
 
 #endif
