@@ -452,6 +452,9 @@ export async function startAndSync(client, who, { ms = 20000, ...startOpts } = {
     };
     client.on(sdk.ClientEvent.Sync, onSync);
   });
+  // If startClient itself throws, a later ERROR must not become an
+  // unhandled rejection; step() below still sees the outcome.
+  prepared.catch(() => {});
   await client.startClient({ initialSyncLimit: 10, ...startOpts });
   await step(prepared, ms, `${who}'s first sync to reach PREPARED`);
 }
