@@ -559,3 +559,34 @@ def test_long_poll_woken_by_co_member_logout(server):
     t.join(30)
     assert time.monotonic() - start < 10
     assert alice.user.user_id in out["device_lists"]["changed"]
+
+
+def test_hostile_key_requests(server):
+    """Every input is bounded and type-checked: malformed bodies are 400,
+    never a crash or a half-written upload."""
+    dev = _new_device(server)
+    call = dev.user.call
+    assert_error(call("POST", "keys/upload", {"one_time_keys": []}), 400, ["M_BAD_JSON"])
+    too_many = {**dev.one_time_keys(100), **dev.one_time_keys(100), **dev.one_time_keys(1)}
+    assert len(too_many) == 201
+    assert_error(dev.upload(one_time_keys=too_many), 400, ["M_INVALID_PARAM"])
+    assert dev.upload().json["one_time_key_counts"]["signed_curve25519"] == 0
+    two = dev.one_time_keys(2, fallback=True)
+    assert_error(dev.upload(fallback_keys=two), 400, ["M_INVALID_PARAM"])
+    assert_error(call("POST", "keys/query", {"device_keys": []}), 400, ["M_BAD_JSON"])
+    assert_error(call("POST", "keys/query", {"device_keys": {dev.user.user_id: "x"}}), 400,
+                 ["M_BAD_JSON"])
+    many = {f"@u{i}:example.org": [] for i in range(1001)}
+    assert_error(call("POST", "keys/query", {"device_keys": many}), 400, ["M_INVALID_PARAM"])
+    assert_error(call("POST", "keys/claim", {"one_time_keys": []}), 400, ["M_BAD_JSON"])
+    assert_error(call("POST", "keys/claim", {"one_time_keys": {dev.user.user_id: {"D": 1}}}),
+                 400, ["M_BAD_JSON"])
+    # other servers' users: no federation yet, nothing and no failure
+    r = call("POST", "keys/query", {"device_keys": {"@x:elsewhere.example": []}})
+    assert r.status == 200 and r.json["device_keys"] == {} and r.json["failures"] == {}
+    r = call("POST", "keys/signatures/upload", {"not a user": {"K": {}}, "@a:b": {"K": 3}})
+    assert r.status == 200
+    assert set(r.json["failures"]) == {"not a user", "@a:b"}
+    assert_error(call("POST", "keys/device_signing/upload", {}), 400, ["M_MISSING_PARAM"])
+    assert_error(call("POST", "keys/device_signing/upload", {"master_key": "x"}), 400,
+                 ["M_INVALID_PARAM"])

@@ -23,6 +23,7 @@
 #include "json/canonical.h"
 #include "json/sign.h"
 #include "store/store.h"
+#include "util/ids.h"
 
 #define KEYS_SIG_UPLOAD_MAX 100   /* signed objects in one signatures upload */
 
@@ -309,8 +310,9 @@ void api_keys_signatures_upload(struct request *req)
 	}
 	json_object_foreach(body, user, keys) {
 		json_object_foreach(keys, key_id, obj) {
-			if (!json_is_object(obj) || strlen(key_id) > STORE_KEY_ID_MAX)
-				sig_fail(&c, user, key_id, "M_BAD_JSON", "Not a signed object");
+			if (!json_is_object(obj) || strlen(key_id) > STORE_KEY_ID_MAX ||
+			    !id_user_valid(user))
+				sig_fail(&c, user, key_id, "M_BAD_JSON", "Not a signed object of a user");
 			else if (strcmp(user, c.me) != 0)
 				sig_other_master(&c, user, key_id, obj);
 			else if (c.mine.public_key[STORE_XSIGN_MASTER] &&
