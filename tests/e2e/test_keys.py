@@ -424,6 +424,14 @@ def test_signatures_upload(server):
                                 f"ed25519:{acs.pub('self_signing')}": "AAAA"}}}}})
     assert (r.json["failures"][alice.user.user_id][alice.user.device_id]["errcode"]
             == "M_INVALID_SIGNATURE")
+    # Alice's master key signed by her device ("master ... signed by the
+    # device" is how a new device vouches for the identity)
+    signed_own = alice.sign(dict(amk))
+    r = alice.user.call("POST", "keys/signatures/upload",
+                        {alice.user.user_id: {acs.pub("master"): signed_own}})
+    assert r.status == 200 and r.json["failures"] == {}, r
+    mine = _query(alice.user, [alice.user.user_id])["master_keys"][alice.user.user_id]
+    assert f"ed25519:{alice.user.device_id}" in mine["signatures"][alice.user.user_id]
     # the device signature is served to everyone sharing a room
     got = _query(carol.user, [alice.user.user_id])
     sigs = got["device_keys"][alice.user.user_id][alice.user.device_id]["signatures"]
@@ -590,3 +598,36 @@ def test_hostile_key_requests(server):
     assert_error(call("POST", "keys/device_signing/upload", {}), 400, ["M_MISSING_PARAM"])
     assert_error(call("POST", "keys/device_signing/upload", {"master_key": "x"}), 400,
                  ["M_INVALID_PARAM"])
+
+
+def test_keys_survive_sigkill(make_server):
+    """STYLE.md: "a crash-and-restart test proves that what was acknowledged
+    survives": uploaded keys, a claim (never handed out again), cross-signing
+    keys and the device-list position all survive SIGKILL."""
+    srv = make_server()
+    alice, bob = _new_device(srv), _new_device(srv)
+    _shared_room(alice.user, bob.user)
+    otks = alice.one_time_keys(3)
+    assert alice.upload(one_time_keys=otks).status == 200
+    cs = CrossSigning(alice.user)
+    assert alice.user.call("POST", "keys/device_signing/upload", cs.body()).status == 200
+    q = {"one_time_keys": {alice.user.user_id: {alice.user.device_id: "signed_curve25519"}}}
+    first = bob.user.call("POST", "keys/claim", q).json["one_time_keys"]
+    first_id, = first[alice.user.user_id][alice.user.device_id]
+    since = bob.user.sync()["next_batch"]
+
+    srv.kill()
+    srv.start()
+    bob_again = MatrixUser(srv, token=srv.login(bob.user.name)["access_token"],
+                           user_id=bob.user.user_id)
+    got = _query(bob_again, [alice.user.user_id])
+    assert got["device_keys"][alice.user.user_id][alice.user.device_id]["keys"] == \
+        alice.device_keys()["keys"]
+    assert got["master_keys"][alice.user.user_id]["keys"] == cs.key("master")["keys"]
+    rest = set()
+    for _ in range(3):
+        r = bob_again.call("POST", "keys/claim", q).json["one_time_keys"]
+        rest.update(r.get(alice.user.user_id, {}).get(alice.user.device_id, {}))
+    assert rest == set(otks) - {first_id}
+    # a token from before the crash continues the device-list stream
+    assert bob_again.sync(since=since)["next_batch"]
