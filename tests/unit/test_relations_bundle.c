@@ -22,8 +22,8 @@
  * the count leaves out the hidden ones; the owner sees everything; state
  * events and events without unsigned get nothing; latest_event carries
  * its own edit; ignored senders drop out; more parents than one page
- * still all get their bundle; events_relation_of keeps only well-formed
- * relations.
+ * still all get their bundle; a store failure is reported and leaves no
+ * bundle behind; events_relation_of keeps only well-formed relations.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "events/events.h"
 #include "events/relations.h"
@@ -380,6 +381,37 @@ static void test_more_parents_than_a_page(void **state)
 	free(names);
 }
 
+/* A store that fails mid-way: the call says so and no event is left with
+ * a half-built bundle. */
+static void test_store_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct served_viewer v = { ALICE, NULL, NULL, NULL };
+	const char *id = "$root";
+	sqlite3 *db = NULL;
+	json_t *arr;
+
+	room_create(f);
+	msg(f, "$root", ALICE, NULL, NULL);
+	msg(f, "$reply", ALICE, "m.thread", "$root");
+	arr = served(f, ALICE, &id, 1);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE event_relations RENAME TO gone", NULL, NULL,
+	                              NULL), SQLITE_OK);
+	assert_int_equal(events_bundle_aggregations(f->st, &v, SERVED_MESSAGES, ROOM, arr), -1);
+	assert_null(json_object_get(json_object_get(json_array_get(arr, 0), "unsigned"),
+	                            "m.relations"));
+	/* and it recovers once the store does */
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE gone RENAME TO event_relations", NULL, NULL,
+	                              NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(events_bundle_aggregations(f->st, &v, SERVED_MESSAGES, ROOM, arr), 0);
+	assert_non_null(json_object_get(json_object_get(json_array_get(arr, 0), "unsigned"),
+	                                "m.relations"));
+	json_decref(arr);
+}
+
 static void test_relation_of(void **state)
 {
 	static const char *const cases[][3] = {
@@ -425,6 +457,7 @@ int main(void)
 		                                fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_more_parents_than_a_page, fixture_setup,
 		                                fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_store_failure, fixture_setup, fixture_teardown),
 		cmocka_unit_test(test_relation_of),
 	};
 
