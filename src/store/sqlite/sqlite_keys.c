@@ -100,48 +100,62 @@ struct sqlite_upload_args {
 	int64_t stream;
 };
 
-/* Device keys: refuse another identity; write when new or different. */
-static enum store_result sqlite_upload_device(struct sqlite_conn *w,
-                                              struct sqlite_upload_args *a)
+/* What is stored for the device now: STORE_OK with *same set when the
+ * upload is byte-identical, STORE_NOT_FOUND when nothing is, STORE_CONFLICT
+ * (refusal set) when another identity is. */
+static enum store_result sqlite_device_keys_compare(struct sqlite_conn *w,
+                                                   struct sqlite_upload_args *a, bool *same)
 {
 	const struct store_keys_upload *u = a->u;
 	const char *key[2] = { u->user_id, u->device_id };
 	sqlite3_stmt *stmt = sqlite_stmt_get(w, SQ_KEYS_DEVICE_IDENTITY);
 	char *identity = NULL, *json = NULL;
 	enum store_result r = STORE_ERROR;
-	bool unchanged = false;
 	int rc;
 
+	*same = false;
 	if (stmt == NULL)
 		return STORE_ERROR;
 	if (sqlite_keys_bind(stmt, key, 2) != SQLITE_OK)
 		goto out;
 	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		if (sqlite_col_text(stmt, 0, false, STORE_KEY_JSON_MAX, &identity) != 0 ||
-		    sqlite_col_text(stmt, 1, false, STORE_KEY_JSON_MAX, &json) != 0)
-			goto out;
+	if (rc == SQLITE_DONE) {
+		r = STORE_NOT_FOUND;
+	} else if (rc != SQLITE_ROW) {
+		r = sqlite_result_of(w, rc, "device keys read");
+	} else if (sqlite_col_text(stmt, 0, false, STORE_KEY_JSON_MAX, &identity) == 0 &&
+	           sqlite_col_text(stmt, 1, false, STORE_KEY_JSON_MAX, &json) == 0) {
 		if (strcmp(identity, u->device_identity) != 0) {
 			a->refusal = STORE_KEYS_IDENTITY_CHANGED;
 			r = STORE_CONFLICT;
-			goto out;
+		} else {
+			*same = strcmp(json, u->device_keys) == 0;
+			r = STORE_OK;
 		}
-		unchanged = strcmp(json, u->device_keys) == 0;
-	} else if (rc != SQLITE_DONE) {
-		r = sqlite_result_of(w, rc, "device keys read");
-		goto out;
 	}
-	r = STORE_OK;
 out:
 	sqlite_stmt_put(w, SQ_KEYS_DEVICE_IDENTITY, stmt);
 	free(identity);
 	free(json);
-	if (r != STORE_OK || unchanged)
+	return r;
+}
+
+/* Device keys: refuse another identity; write (and record a device-list
+ * change) when new or different, e.g. with new signatures. */
+static enum store_result sqlite_upload_device(struct sqlite_conn *w,
+                                              struct sqlite_upload_args *a)
+{
+	const struct store_keys_upload *u = a->u;
+	const char *row[4] = { u->user_id, u->device_id, u->device_keys, u->device_identity };
+	enum store_result r;
+	bool same;
+
+	r = sqlite_device_keys_compare(w, a, &same);
+	if (r == STORE_NOT_FOUND)
+		same = false;
+	else if (r != STORE_OK || same)
 		return r;
-	{
-		const char *row[4] = { u->user_id, u->device_id, u->device_keys, u->device_identity };
-		r = sqlite_exec_texts(w, SQ_KEYS_DEVICE_UPSERT, row, 4, NULL);
-	}
+	r = sqlite_exec_texts(w, SQ_KEYS_DEVICE_UPSERT, row, 4, NULL);
 	if (r == STORE_OK)
 		r = sqlite_keys_change(w, u->user_id, &a->stream);
 	return r;
@@ -154,7 +168,7 @@ static enum store_result sqlite_upload_otks(struct sqlite_conn *w, struct sqlite
 	const struct store_keys_upload *u = a->u;
 	const char *key[2] = { u->user_id, u->device_id };
 	enum store_result r;
-	char *total = NULL;
+	char *stored = NULL;
 	int64_t n_have = 0;
 
 	if (u->n_otks == 0)
@@ -181,11 +195,11 @@ static enum store_result sqlite_upload_otks(struct sqlite_conn *w, struct sqlite
 		const char *sel[4] = { u->user_id, u->device_id, k->algorithm, k->key_id };
 		const char *row[5] = { u->user_id, u->device_id, k->algorithm, k->key_id, k->json };
 
-		r = sqlite_keys_text_row(w, SQ_KEYS_OTK_GET, sel, 4, STORE_KEY_JSON_MAX, &total);
+		r = sqlite_keys_text_row(w, SQ_KEYS_OTK_GET, sel, 4, STORE_KEY_JSON_MAX, &stored);
 		if (r == STORE_OK) {
-			bool same = strcmp(total, k->json) == 0;
-			free(total);
-			total = NULL;
+			bool same = strcmp(stored, k->json) == 0;
+			free(stored);
+			stored = NULL;
 			if (!same) {
 				a->refusal = STORE_KEYS_OTK_CHANGED;
 				return STORE_CONFLICT;
