@@ -97,8 +97,12 @@ int served_events_filter(struct store *st, const struct served_viewer *viewer,
 	 * by the caller's read position (current state while joined, the
 	 * state at the leave after leaving); visibility rules are about the
 	 * timeline. */
-	if (events->n == 0 || kind == SERVED_STATE || kind == SERVED_MEMBERS)
+	if (events->n == 0)
 		return 0;
+	if (kind == SERVED_STATE || kind == SERVED_MEMBERS) {
+		served_events_record(viewer, kind, room_id, events);
+		return 0;
+	}
 	if (store_membership_history(st, room_id, viewer->user_id, &h) != STORE_OK) {
 		store_event_list_clear(events);
 		return -1;
@@ -123,6 +127,9 @@ int served_events_filter(struct store *st, const struct served_viewer *viewer,
 	}
 	events->n = kept;
 	store_membership_list_clear(&h);
+	/* the access ledger records what is kept, i.e. what leaves */
+	if (kind != SERVED_UNREAD)
+		served_events_record(viewer, kind, room_id, events);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #define CHAPPE_SECURITY_SERVED_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct store;
@@ -29,6 +30,9 @@ enum served_kind {
 	SERVED_SEARCH,
 	SERVED_MEMBERS,
 	SERVED_STATE,
+	/* access ledger: a read that only computes from events (unread
+	 * counts) and serves none of them: filtered, never recorded */
+	SERVED_UNREAD,
 };
 
 struct served_viewer {
@@ -49,5 +53,30 @@ int served_events_filter(struct store *st, const struct served_viewer *viewer,
 bool served_event_visible(struct store *st, const char *user_id, const char *room_id,
                           int64_t stream, const char *event_type, const char *state_key,
                           const char *own_membership);
+
+/* ---- access ledger (security/ledger.h; served_ledger.c) ----------------
+ * served_events_filter records what it keeps (kind, room, the stream
+ * positions as compact ranges): what leaves, not the candidates. Paths
+ * that serve events access was decided for elsewhere (the state section of
+ * /sync) record them with served_events_record. The other reads record
+ * one row each: what was asked and how many results left. A viewer with
+ * no user_id (an anonymous request) is recorded as "@anonymous". All are
+ * one bounded append to the ledger's queue, and no-ops when it is off. */
+void served_events_record(const struct served_viewer *viewer, enum served_kind kind,
+                          const char *room_id, const struct store_event_list *events);
+/* A media download (thumbnail false) or thumbnail of media_id, with the
+ * room it was posted in when the caller knows it (else NULL). */
+void served_media_record(const struct served_viewer *viewer, bool thumbnail,
+                         const char *media_id, const char *room_id, uint64_t bytes);
+/* A user directory search: the term and how many users it returned. */
+void served_directory_search(const struct served_viewer *viewer, const char *term,
+                             size_t results);
+/* A page of the public room list (filter term or NULL, rooms returned). */
+void served_public_rooms(const struct served_viewer *viewer, const char *term,
+                         size_t results);
+/* A profile (or presence) read of target_user_id. */
+void served_profile(const struct served_viewer *viewer, const char *target_user_id);
+/* A /keys/query answered for n_users users. */
+void served_key_query(const struct served_viewer *viewer, size_t n_users);
 
 #endif

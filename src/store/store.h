@@ -1160,4 +1160,73 @@ enum store_result store_redaction_job_put(struct store *st, const struct store_r
 enum store_result store_redaction_job_get(struct store *st, const char *redact_id,
                                           struct store_redaction_job *out);
 
+/* ---- access ledger (ledger feature: store_ledger.c, sqlite/sqlite_ledger.c) -- */
+/*
+ * One row per read served to a user (security/ledger.h builds them). The
+ * rows form a hash chain: each row's hash is SHA-256(previous hash ||
+ * canonical row), computed by the caller (security/ledger_chain.c), so the
+ * store only keeps rows, the head (last row appended) and the checkpoint
+ * (last row purged by retention), from which verification starts.
+ * The ledger is append-only through this API: rows are never updated, and
+ * deleted only as a prefix by store_ledger_purge.
+ */
+#define STORE_LEDGER_HASH_LEN    32
+#define STORE_LEDGER_BATCH_MAX   4096      /* rows per append */
+#define STORE_LEDGER_KIND_MAX    32
+#define STORE_LEDGER_RANGES_MAX  (1 << 20) /* "12-15,18,..." */
+#define STORE_LEDGER_QUERY_MAX   1024      /* a directory search term, kept whole */
+
+struct store_ledger_row {
+	int64_t seq;             /* 1, 2, 3... in chain order, no gaps */
+	int64_t ts;              /* ms since epoch, when it was served */
+	char *user_id;
+	char *device_id;         /* NULL: no device (a token without one) */
+	char *ip;
+	char *user_agent;
+	char *kind;              /* "sync", "messages", "media", ... */
+	char *room_id;           /* NULL when not about one room */
+	char *ranges;            /* stream positions served, "12-15,18", or NULL */
+	int64_t n_events;        /* how many positions the ranges hold */
+	char *media_id;          /* media and thumbnail reads, else NULL */
+	int64_t bytes;           /* media bytes served */
+	char *query;             /* directory search term, profile target... or NULL */
+	int64_t result_count;    /* directory results, keys users...; 0 else */
+	unsigned char hash[STORE_LEDGER_HASH_LEN];
+};
+void store_ledger_row_clear(struct store_ledger_row *r);
+
+/* A position in the chain: a row's seq and hash (seq 0 and a zero hash
+ * before the first row). */
+struct store_ledger_mark {
+	int64_t seq;
+	unsigned char hash[STORE_LEDGER_HASH_LEN];
+};
+
+/* Append rows[0..n) (n <= STORE_LEDGER_BATCH_MAX; strings borrowed) in one
+ * write job of the group commit, and make rows[n-1] the head.
+ * STORE_CONFLICT, nothing written, unless rows[0].seq is head.seq + 1 and
+ * the seqs follow each other: the chain never forks or skips. */
+enum store_result store_ledger_append(struct store *st, const struct store_ledger_row *rows,
+                                      size_t n);
+/* The head and the checkpoint, as recorded (not recomputed). */
+enum store_result store_ledger_marks(struct store *st, struct store_ledger_mark *head,
+                                     struct store_ledger_mark *checkpoint);
+/* Rows in seq order, fn returning non-zero stops (the row is valid only
+ * during the call): every row when user_id is NULL (the walk `audit verify`
+ * makes), else the rows of user_id with since <= ts < until. A row the
+ * back end cannot read whole (wrong type, oversized) ends the walk with
+ * STORE_ERROR. */
+typedef int (*store_ledger_fn)(void *ctx, const struct store_ledger_row *r);
+enum store_result store_ledger_walk(struct store *st, const char *user_id, int64_t since,
+                                    int64_t until, store_ledger_fn fn, void *ctx);
+/* Where a retention purge of the rows older than before_ts may end: the
+ * last row of the oldest run of rows with ts < before_ts (STORE_NOT_FOUND
+ * when the first row is not that old). */
+enum store_result store_ledger_purge_point(struct store *st, int64_t before_ts,
+                                           struct store_ledger_mark *out);
+/* Delete the rows with seq <= upto->seq and make *upto the checkpoint, in
+ * one transaction. upto must be a row the caller read (its stored hash):
+ * STORE_CONFLICT if that row is not there with that hash. */
+enum store_result store_ledger_purge(struct store *st, const struct store_ledger_mark *upto);
+
 #endif

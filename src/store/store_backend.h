@@ -267,6 +267,16 @@ struct store_backend {
 	enum store_result (*redaction_job_put)(void *h, const struct store_redaction_job *j);
 	enum store_result (*redaction_job_get)(void *h, const char *redact_id,
 	                                       struct store_redaction_job *out);
+
+	/* access ledger (store_ledger.c): rows and marks checked by the front */
+	enum store_result (*ledger_append)(void *h, const struct store_ledger_row *rows, size_t n);
+	enum store_result (*ledger_marks)(void *h, struct store_ledger_mark *head,
+	                                  struct store_ledger_mark *checkpoint);
+	enum store_result (*ledger_walk)(void *h, const char *user_id, int64_t since,
+	                                 int64_t until, store_ledger_fn fn, void *ctx);
+	enum store_result (*ledger_purge_point)(void *h, int64_t before_ts,
+	                                        struct store_ledger_mark *out);
+	enum store_result (*ledger_purge)(void *h, const struct store_ledger_mark *upto);
 };
 
 /* The front's ID checks, shared so that a back end can check IDs it loads

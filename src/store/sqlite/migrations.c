@@ -416,6 +416,40 @@ static const char *const sqlite_migrations[] = {
 	"  failed TEXT NOT NULL,"
 	"  created_ts INTEGER NOT NULL"
 	") WITHOUT ROWID;",
+
+	/* 13: access ledger (ledger feature, sqlite_ledger.c). One row per read
+	 * served to a user, hash-chained (security/ledger_chain.c): seq is
+	 * assigned by the ledger writer, never by SQLite, so a deleted row
+	 * leaves a gap. ledger_marks holds the head (last row appended: a
+	 * deleted tail is noticed) and the checkpoint (last row purged by
+	 * retention: verification starts from it). */
+	"CREATE TABLE ledger ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  ts INTEGER NOT NULL,"
+	"  user_id TEXT NOT NULL,"
+	"  device_id TEXT,"
+	"  ip TEXT,"
+	"  user_agent TEXT,"
+	"  kind TEXT NOT NULL,"
+	"  room_id TEXT,"
+	"  ranges TEXT,"
+	"  n_events INTEGER NOT NULL DEFAULT 0,"
+	"  media_id TEXT,"
+	"  bytes INTEGER NOT NULL DEFAULT 0,"
+	"  query TEXT,"
+	"  result_count INTEGER NOT NULL DEFAULT 0,"
+	"  hash BLOB NOT NULL"
+	");"
+	"CREATE INDEX ledger_by_user ON ledger (user_id, ts);"
+	"CREATE INDEX ledger_by_ts ON ledger (ts);"
+	"CREATE TABLE ledger_marks ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  head_seq INTEGER NOT NULL,"
+	"  head_hash BLOB NOT NULL,"
+	"  checkpoint_seq INTEGER NOT NULL,"
+	"  checkpoint_hash BLOB NOT NULL"
+	");"
+	"INSERT INTO ledger_marks VALUES (1, 0, zeroblob(32), 0, zeroblob(32));",
 };
 
 const int sqlite_migration_count =

@@ -299,4 +299,11 @@ const struct store_backend store_backend_sqlite = {
 	.rooms_all = sqlite_rooms_all,
 	.redaction_job_put = sqlite_redaction_job_put,
 	.redaction_job_get = sqlite_redaction_job_get,
+
+	/* access ledger */
+	.ledger_append = sqlite_ledger_append,
+	.ledger_marks = sqlite_ledger_marks,
+	.ledger_walk = sqlite_ledger_walk,
+	.ledger_purge_point = sqlite_ledger_purge_point,
+	.ledger_purge = sqlite_ledger_purge,
 };

@@ -575,4 +575,15 @@ enum store_result sqlite_redaction_job_put(void *h, const struct store_redaction
 enum store_result sqlite_redaction_job_get(void *h, const char *redact_id,
                                            struct store_redaction_job *out);
 
+/* ---- access ledger (sqlite_ledger.c) --------------------------------- */
+
+enum store_result sqlite_ledger_append(void *h, const struct store_ledger_row *rows, size_t n);
+enum store_result sqlite_ledger_marks(void *h, struct store_ledger_mark *head,
+                                      struct store_ledger_mark *checkpoint);
+enum store_result sqlite_ledger_walk(void *h, const char *user_id, int64_t since, int64_t until,
+                                     store_ledger_fn fn, void *ctx);
+enum store_result sqlite_ledger_purge_point(void *h, int64_t before_ts,
+                                            struct store_ledger_mark *out);
+enum store_result sqlite_ledger_purge(void *h, const struct store_ledger_mark *upto);
+
 #endif
