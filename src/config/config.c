@@ -193,6 +193,8 @@ int config_defaults(struct config *cfg, const char *server_name, const char *dat
 	cfg->media_quota_bytes_per_user = CONFIG_DEFAULT_MEDIA_QUOTA;
 	cfg->legacy_media_authenticated = false;
 	cfg->url_preview_enabled = false;
+	cfg->ledger_enabled = true;
+	cfg->ledger_retention_days = CONFIG_DEFAULT_LEDGER_RETENTION_DAYS;
 
 	if (!cfg->server_name || !cfg->listen_addr || !cfg->public_baseurl ||
 	    !cfg->data_dir || !cfg->database_backend || !cfg->database_path ||
@@ -235,6 +237,9 @@ static const struct config_range config_ranges[] = {
 	RANGE("max_upload_bytes", max_upload_bytes, CONFIG_UPLOAD_MIN, CONFIG_UPLOAD_MAX, false),
 	RANGE("media_quota_bytes_per_user", media_quota_bytes_per_user,
 	      CONFIG_UPLOAD_MIN, CONFIG_MEDIA_QUOTA_MAX, true),
+	/* access ledger */
+	RANGE("ledger_retention_days", ledger_retention_days,
+	      CONFIG_LEDGER_RETENTION_MIN, CONFIG_LEDGER_RETENTION_MAX, true),
 };
 
 static int ranges_validate(const struct config *cfg, char *err, size_t err_len)

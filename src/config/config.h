@@ -59,6 +59,10 @@ struct config {
 	bool legacy_media_authenticated;    /* serve /_matrix/media/v3/download etc. to
 	                                     * requests with a valid token (never anonymous) */
 	bool url_preview_enabled;           /* /preview_url (not implemented: must stay false) */
+
+	/* access ledger (security/ledger.h) */
+	bool ledger_enabled;                /* record every read served */
+	uint32_t ledger_retention_days;     /* purge older rows; 0 = keep forever */
 };
 
 /* Fill *cfg with defaults for a server named server_name whose data lives in

@@ -40,6 +40,10 @@
 /* media repository */
 #define CONFIG_DEFAULT_MAX_UPLOAD       52428800            /* 50 MiB */
 #define CONFIG_DEFAULT_MEDIA_QUOTA      UINT64_C(1073741824) /* 1 GiB per user */
+/* access ledger: 400 days covers a breach found up to a year after the
+ * fact (the June 2026 one surfaced through a third party) plus the usual
+ * annual audit's margin, without keeping who-read-what forever. */
+#define CONFIG_DEFAULT_LEDGER_RETENTION_DAYS 400
 
 /* Ranges, inclusive. */
 #define CONFIG_HTTP_THREADS_MIN     1
@@ -64,6 +68,9 @@
 #define CONFIG_UPLOAD_MIN           1024
 #define CONFIG_UPLOAD_MAX           UINT64_C(4294967296)
 #define CONFIG_MEDIA_QUOTA_MAX      (UINT64_C(1) << 50)
+/* access ledger: 0 (keep forever) or 1 day to 100 years */
+#define CONFIG_LEDGER_RETENTION_MIN 1
+#define CONFIG_LEDGER_RETENTION_MAX 36500
 
 /* Bounds on hostile input: the whole file, any string value. */
 #define CONFIG_FILE_MAX_BYTES       (1024 * 1024)

@@ -53,6 +53,8 @@ struct raw_config {
 	/* media repository */
 	char *max_upload_bytes, *media_quota_bytes_per_user;
 	char *legacy_media_authenticated, *url_preview_enabled;
+	/* access ledger */
+	char *ledger_enabled, *ledger_retention_days;
 };
 
 /* Every scalar is an optional string; every section an optional mapping
@@ -116,6 +118,9 @@ static const cyaml_schema_field_t top_fields[] = {
 	SCALAR("media_quota_bytes_per_user", struct raw_config, media_quota_bytes_per_user, 64),
 	SCALAR("legacy_media_authenticated", struct raw_config, legacy_media_authenticated, 16),
 	SCALAR("url_preview_enabled", struct raw_config, url_preview_enabled, 16),
+	/* access ledger */
+	SCALAR("ledger_enabled", struct raw_config, ledger_enabled, 16),
+	SCALAR("ledger_retention_days", struct raw_config, ledger_retention_days, 64),
 	CYAML_FIELD_END
 };
 static const cyaml_schema_value_t top_schema = {
@@ -402,6 +407,23 @@ static int apply_media(struct config *cfg, const struct raw_config *raw,
 	return 0;
 }
 
+/* access ledger keys */
+static int apply_ledger(struct config *cfg, const struct raw_config *raw,
+                        char *err, size_t err_len)
+{
+	uint64_t days = cfg->ledger_retention_days;
+
+	if ((raw->ledger_enabled &&
+	     bool_parse("ledger_enabled", raw->ledger_enabled, &cfg->ledger_enabled, err,
+	                err_len) < 0) ||
+	    (raw->ledger_retention_days &&
+	     u64_parse("ledger_retention_days", raw->ledger_retention_days, UINT32_MAX, &days,
+	               err, err_len) < 0))
+		return -1;
+	cfg->ledger_retention_days = (uint32_t)days;
+	return 0;
+}
+
 static int double_parse(const char *key, const char *s, double *out, char *err, size_t err_len)
 {
 	char shown[48], *end;
@@ -564,6 +586,7 @@ static int load_apply(struct config *cfg, const struct raw_config *raw, const ch
 	    apply_numbers(cfg, raw, err, err_len) < 0 ||
 	    apply_rates(cfg, raw, err, err_len) < 0 ||
 	    apply_media(cfg, raw, err, err_len) < 0 ||
+	    apply_ledger(cfg, raw, err, err_len) < 0 ||
 	    config_validate(cfg, err, err_len) < 0)
 		goto out;
 	rc = 0;

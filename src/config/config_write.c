@@ -195,6 +195,21 @@ static void write_media(FILE *f, const struct config *cfg)
 	fprintf(f, "url_preview_enabled: %s\n", cfg->url_preview_enabled ? "true" : "false");
 }
 
+static void write_ledger(FILE *f, const struct config *cfg)
+{
+	fputs("\n# Access ledger: record every read served to a user (room events by\n"
+	      "# sync, messages, context..., media, directory searches, profiles, key\n"
+	      "# queries) in a hash-chained table, for `chappe audit verify` and\n"
+	      "# `chappe audit exposure`. Default true. false records nothing: after a\n"
+	      "# breach nobody could tell what left.\n", f);
+	fprintf(f, "ledger_enabled: %s\n", cfg->ledger_enabled ? "true" : "false");
+	fprintf(f, "\n# Days a ledger row is kept; 0 keeps them forever, otherwise %d to %d.\n"
+	        "# Default %d: a breach found up to a year later can still be answered.\n",
+	        CONFIG_LEDGER_RETENTION_MIN, CONFIG_LEDGER_RETENTION_MAX,
+	        CONFIG_DEFAULT_LEDGER_RETENTION_DAYS);
+	fprintf(f, "ledger_retention_days: %" PRIu32 "\n", cfg->ledger_retention_days);
+}
+
 static int config_emit(const struct config *cfg, FILE *f)
 {
 	fputs("# homeserver.yaml: configuration of the chappe Matrix homeserver.\n"
@@ -207,6 +222,7 @@ static int config_emit(const struct config *cfg, FILE *f)
 	write_tokens(f, cfg);
 	write_limits(f, cfg);
 	write_media(f, cfg);
+	write_ledger(f, cfg);
 	return ferror(f) ? -1 : 0;
 }
 
