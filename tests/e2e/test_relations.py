@@ -602,3 +602,34 @@ def test_hostile_parameters(server):
     assert_error(threads(alice, "!nowhere:localhost"), 403, ["M_FORBIDDEN"])
     assert_error(relations(alice, "!nowhere:localhost", root), 404, ["M_NOT_FOUND"])
     assert_error(context(alice, "!nowhere:localhost", root), 404, ["M_NOT_FOUND"])
+
+
+def test_racing_identical_annotations_make_one_event(server):
+    """The duplicate-annotation rule holds under concurrency: the check runs
+    under the room's lock, so of ten identical reactions sent at once (each
+    with its own transaction ID) exactly one is accepted and the others get
+    "a 400 error and an error code of M_DUPLICATE_ANNOTATION"."""
+    import threading
+    alice, bob = MatrixUser(server), MatrixUser(server)
+    room = alice.create_room(preset="public_chat")
+    bob.join(room)
+    root = alice.send(room, "race me")
+    content = {"m.relates_to": {"rel_type": "m.annotation", "event_id": root, "key": "x"}}
+    results, barrier = [], threading.Barrier(10)
+
+    def send(i):
+        barrier.wait()
+        results.append(bob.call("PUT", f"rooms/{room_path(room)}/send/m.reaction/race{i}",
+                                content))
+    workers = [threading.Thread(target=send, args=(i,)) for i in range(10)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    ok = [r for r in results if r.status == 200]
+    assert len(ok) == 1, results
+    for r in results:
+        if r.status != 200:
+            assert_error(r, 400, ["M_DUPLICATE_ANNOTATION"])
+    r = relations(alice, room, root, "m.annotation")
+    assert [e["event_id"] for e in r.json["chunk"]] == [ok[0].json["event_id"]], r
