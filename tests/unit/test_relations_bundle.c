@@ -23,7 +23,8 @@
  * events and events without unsigned get nothing; latest_event carries
  * its own edit; ignored senders drop out; more parents than one page
  * still all get their bundle; a store failure is reported and leaves no
- * bundle behind; events_relation_of keeps only well-formed relations.
+ * bundle behind; failing JSON allocations at every point neither crash
+ * nor leak; events_relation_of keeps only well-formed relations.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -381,6 +382,63 @@ static void test_more_parents_than_a_page(void **state)
 	free(names);
 }
 
+/* JSON allocations that fail, one after another (the n-th of the call
+ * and every later one), never crash or leak: the call still returns, the
+ * events stay valid JSON objects, and whatever bundle is attached is
+ * whole. jansson's allocator is global: it is restored before asserting. */
+static int alloc_budget = -1;   /* allocations left; -1: unlimited */
+
+static void *failing_malloc(size_t n)
+{
+	if (alloc_budget == 0)
+		return NULL;
+	if (alloc_budget > 0)
+		alloc_budget--;
+	return malloc(n);
+}
+
+static void test_json_allocation_failures(void **state)
+{
+	struct fixture *f = *state;
+	struct served_viewer v = { ALICE, NULL, NULL, NULL };
+	const char *id = "$root";
+	bool completed = false;
+
+	room_create(f);
+	member(f, "$bob-join", BOB, "join");
+	msg(f, "$root", ALICE, NULL, NULL);
+	edit(f, "$edit", ALICE, "$root");
+	msg(f, "$r1", BOB, "m.thread", "$root");
+	edit(f, "$r1-edit", BOB, "$r1");
+	msg(f, "$ref", BOB, "m.reference", "$root");
+	for (int budget = 0; budget < 2000 && !completed; budget++) {
+		json_t *arr = served(f, ALICE, &id, 1), *rels;
+		int r;
+
+		alloc_budget = budget;
+		json_set_alloc_funcs(failing_malloc, free);
+		r = events_bundle_aggregations(f->st, &v, SERVED_MESSAGES, ROOM, arr);
+		json_set_alloc_funcs(malloc, free);
+		completed = alloc_budget > 0;   /* the call never ran out */
+		alloc_budget = -1;
+		assert_true(r == 0 || r == -1);
+		assert_true(json_is_object(json_array_get(arr, 0)));
+		rels = json_object_get(json_object_get(json_array_get(arr, 0), "unsigned"),
+		                       "m.relations");
+		if (json_object_get(rels, "m.replace") != NULL)
+			assert_string_equal(rel_event_id(rels, "m.replace"), "$edit");
+		if (json_object_get(rels, "m.thread") != NULL)
+			assert_string_equal(latest_id(rels), "$r1");
+		if (completed) {
+			/* with enough memory, everything is there */
+			assert_int_equal(r, 0);
+			assert_int_equal(json_object_size(rels), 3);
+		}
+		json_decref(arr);
+	}
+	assert_true(completed);
+}
+
 /* A store that fails mid-way: the call says so and no event is left with
  * a half-built bundle. */
 static void test_store_failure(void **state)
@@ -458,6 +516,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_more_parents_than_a_page, fixture_setup,
 		                                fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_store_failure, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_json_allocation_failures, fixture_setup,
+		                                fixture_teardown),
 		cmocka_unit_test(test_relation_of),
 	};
 
