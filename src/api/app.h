@@ -24,6 +24,7 @@ struct notifier;
 struct events_ctx;
 struct unread_cache;
 struct typing;
+struct media_repo;
 
 struct app {
 	const struct config *cfg;
@@ -36,6 +37,7 @@ struct app {
 	struct events_ctx *events;   /* the event pipeline and room cache */
 	struct unread_cache *unread; /* per (user, room) notification counts */
 	struct typing *typing;       /* who is typing where (sync/typing.h) */
+	struct media_repo *media;    /* media repository files (media/media.h) */
 };
 
 /* The whole route table (src/api/routes.c). */

@@ -155,6 +155,27 @@ const struct route api_routes[] = {
 	ROW(PFX_CLIENT, HTTP_PUT, "/room_keys/keys/{roomId}/{sessionId}", api_room_keys_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_GET, "/room_keys/keys/{roomId}/{sessionId}", api_room_keys_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_DELETE, "/room_keys/keys/{roomId}/{sessionId}", api_room_keys_delete, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+
+	/* media repository: uploads stream to disk (ROW_UPLOAD); downloads only
+	 * through the authenticated client v1 paths; the deprecated
+	 * /_matrix/media/v3 download, thumbnail and config rows answer 404 unless
+	 * legacy_media_authenticated, and then only with a token (AUTH_OPTIONAL
+	 * so the handler can answer 404 first). No /preview_url row: URL
+	 * previews are not implemented (404 M_UNRECOGNIZED). */
+	ROW_UPLOAD(PFX_MEDIA, HTTP_POST, "/upload", api_media_upload, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW_UPLOAD(PFX_MEDIA, HTTP_PUT, "/upload/{serverName}/{mediaId}", api_media_upload_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_ROOT, HTTP_POST, "/_matrix/media/v1/create", api_media_create, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT_V1, HTTP_GET, "/media/config", api_media_config, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT_V1, HTTP_GET, "/media/download/{serverName}/{mediaId}", api_media_download, AUTH_REQUIRED, RL_CLIENT, LEDGER_MEDIA),
+	ROW(PFX_CLIENT_V1, HTTP_GET, "/media/download/{serverName}/{mediaId}/{fileName}", api_media_download, AUTH_REQUIRED, RL_CLIENT, LEDGER_MEDIA),
+	ROW(PFX_CLIENT_V1, HTTP_GET, "/media/thumbnail/{serverName}/{mediaId}", api_media_thumbnail, AUTH_REQUIRED, RL_CLIENT, LEDGER_MEDIA),
+	ROW(PFX_MEDIA, HTTP_GET, "/config", api_media_config, AUTH_OPTIONAL, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_MEDIA, HTTP_GET, "/download/{serverName}/{mediaId}", api_media_download, AUTH_OPTIONAL, RL_CLIENT, LEDGER_MEDIA),
+	ROW(PFX_MEDIA, HTTP_GET, "/download/{serverName}/{mediaId}/{fileName}", api_media_download, AUTH_OPTIONAL, RL_CLIENT, LEDGER_MEDIA),
+	ROW(PFX_MEDIA, HTTP_GET, "/thumbnail/{serverName}/{mediaId}", api_media_thumbnail, AUTH_OPTIONAL, RL_CLIENT, LEDGER_MEDIA),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_POST, "/v1/media/quarantine/{serverName}/{mediaId}", api_admin_media_quarantine, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_POST, "/v1/user/{userId}/media/quarantine", api_admin_user_media_quarantine, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_POST, "/v1/room/{roomId}/media/quarantine", api_admin_room_media_quarantine, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
 };
 
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "api/app.h"
+#include "media/media.h"
 #include "api/client/sync_build.h"
 #include "api/client/uia.h"
 #include "cli/cli.h"
@@ -20,6 +21,7 @@
 #include "json/sign.h"
 #include "security/nonces.h"
 #include "security/secrets.h"
+#include "security/ledger.h"
 #include "store/store.h"
 #include "sync/notifier.h"
 #include "sync/typing.h"
@@ -210,6 +212,9 @@ static struct http_server *serve_http(struct app *app, const struct config *cfg)
 		.port = cfg->listen_port,
 		.threads = cfg->http_threads,
 		.max_body = cfg->max_json_body_bytes,
+		/* media repository: uploads stream into its tmp dir */
+		.max_upload_body = cfg->max_upload_bytes,
+		.upload_dir = app->media ? media_repo_tmp_dir(app->media) : NULL,
 		.max_json_depth = cfg->max_json_depth,
 		.routes = api_routes,
 		.n_routes = api_routes_count,
@@ -278,6 +283,13 @@ int cli_serve(int argc, char **argv)
 		log_error("cannot open the database: %s", err);
 		goto out;
 	}
+	/* access ledger: started before the first request can be served, so
+	 * no read goes unrecorded (ledger.h) */
+	if (cfg.ledger_enabled) {
+		struct ledger_opts lo = { cfg.ledger_retention_days, 0 };
+		if (ledger_start(app.store, &lo) != 0)
+			goto out;
+	}
 	app.cfg = &cfg;
 	app.signing_key = &key;
 	app.ratelimiter = ratelimiter_new();
@@ -296,6 +308,12 @@ int cli_serve(int argc, char **argv)
 	app.typing = typing_new(0, 0, (uint64_t)time_now_ms());
 	if (!app.typing)
 		goto out;
+	/* media repository: data_dir/media, libmagic */
+	app.media = media_repo_open(cfg.data_dir, err, sizeof(err));
+	if (!app.media) {
+		log_error("media repository: %s", err);
+		goto out;
+	}
 	if (!app.ratelimiter || !app.uia || !app.reg_nonces || !app.notifier || !events.cache || !app.unread ||
 	    !(srv = serve_http(&app, &cfg)))
 		goto out;
@@ -311,8 +329,11 @@ out:
 	http_server_stop(srv, SHUTDOWN_GRACE_MS);
 	notifier_free(app.notifier);
 	typing_free(app.typing);
+	media_repo_close(app.media);
 	room_cache_free(events.cache);
 	unread_cache_free(app.unread);
+	/* access ledger: what is queued is written before the store closes */
+	ledger_stop();
 	if (app.store)
 		store_close(app.store);
 	ratelimiter_free(app.ratelimiter);

@@ -12,6 +12,7 @@ static const struct {
 	{ PFX_CLIENT_R0, "/_matrix/client/r0" },
 	{ PFX_CLIENT_V1, "/_matrix/client/v1" },
 	{ PFX_MEDIA_V3, "/_matrix/media/v3" },
+	{ PFX_MEDIA_R0, "/_matrix/media/r0" },
 	{ PFX_SYNAPSE_ADMIN, "/_synapse/admin" },
 	{ PFX_ROOT, "" },
 };

@@ -28,8 +28,10 @@ enum route_prefix {
 	PFX_MEDIA_V3 = 1 << 3,    /* /_matrix/media/v3 */
 	PFX_SYNAPSE_ADMIN = 1 << 4, /* /_synapse/admin */
 	PFX_ROOT = 1 << 5,        /* the pattern is the whole path */
+	PFX_MEDIA_R0 = 1 << 6,    /* /_matrix/media/r0 (legacy clients: nio 0.20 uploads here) */
 };
 #define PFX_CLIENT (PFX_CLIENT_V3 | PFX_CLIENT_R0)
+#define PFX_MEDIA (PFX_MEDIA_V3 | PFX_MEDIA_R0)
 
 enum route_auth {
 	AUTH_NONE = 0,      /* never looks at a token */
@@ -58,6 +60,8 @@ enum route_ledger {
 	LEDGER_RELATIONS,        /* children of an event, thread lists (relations feature) */
 	LEDGER_CONTEXT,          /* events around an event (relations feature) */
 	LEDGER_SEARCH,           /* server-side search results (search feature) */
+	LEDGER_MEDIA,            /* media downloads and thumbnails (media feature;
+	                          * each one recorded by served_media()) */
 };
 
 /* How the server takes a request body; either way it is bounded while it

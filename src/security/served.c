@@ -1,11 +1,13 @@
 #include "security/served.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "store/store.h"
+#include "util/log.h"
 
 /* The room's history_visibility before position `stream` ("shared" when
  * the room never set one, as the spec says). Writes into out. */
@@ -150,4 +152,36 @@ bool served_event_visible(struct store *st, const char *user_id, const char *roo
 	     rules_allow(vis, membership_before(&h, stream), &h, stream);
 	store_membership_list_clear(&h);
 	return ok;
+}
+
+/* ---- media repository ---------------------------------------------------- */
+
+static atomic_uint_least64_t served_media_count;
+static atomic_uint_least64_t served_media_bytes;
+
+void served_media(const struct served_viewer *viewer, enum served_media_kind kind,
+                  const char *server_name, const char *media_id, uint64_t bytes)
+{
+	atomic_fetch_add(&served_media_count, 1);
+	atomic_fetch_add(&served_media_bytes, bytes);
+	/* access ledger: the persistent, hash-chained record (served_ledger.c) */
+	served_media_record(viewer, kind == SERVED_MEDIA_THUMBNAIL, media_id, NULL, bytes);
+	/* the access ledger's row (served_ledger.c; a no-op when it is off) */
+	served_media_record(viewer, kind == SERVED_MEDIA_THUMBNAIL, media_id, NULL, bytes);
+	/* and one line per media response at debug level (who read what is
+	 * sensitive; operators opt in to seeing it) */
+	if (log_get_level() >= LOG_DEBUG)
+		log_debug("served media: %s mxc://%s/%s %llu bytes to %s device %s from %s",
+		          kind == SERVED_MEDIA_THUMBNAIL ? "thumbnail" : "download",
+		          server_name ? server_name : "-", media_id ? media_id : "-",
+		          (unsigned long long)bytes,
+		          viewer && viewer->user_id ? viewer->user_id : "-",
+		          viewer && viewer->device_id ? viewer->device_id : "-",
+		          viewer && viewer->ip ? viewer->ip : "-");
+}
+
+void served_media_counters(uint64_t *served, uint64_t *bytes)
+{
+	*served = atomic_load(&served_media_count);
+	*bytes = atomic_load(&served_media_bytes);
 }

@@ -54,6 +54,24 @@ bool served_event_visible(struct store *st, const char *user_id, const char *roo
                           int64_t stream, const char *event_type, const char *state_key,
                           const char *own_membership);
 
+/* ---- media repository -------------------------------------------------
+ * Every media download and thumbnail served passes served_media(), the one
+ * place media access is recorded: who (viewer), which media (server name
+ * and media ID, and whether a thumbnail), how many bytes. It hands the
+ * record to the access ledger (served_media_record below), and also keeps
+ * process-wide counters (served_media_counters) and a debug-level log line,
+ * so a media read is recorded even with the ledger off.
+ * Thread-safe (atomic counters). */
+enum served_media_kind {
+	SERVED_MEDIA_DOWNLOAD = 1,
+	SERVED_MEDIA_THUMBNAIL,
+};
+
+void served_media(const struct served_viewer *viewer, enum served_media_kind kind,
+                  const char *server_name, const char *media_id, uint64_t bytes);
+/* Totals since start: media responses served and their bytes. */
+void served_media_counters(uint64_t *served, uint64_t *bytes);
+
 /* ---- access ledger (security/ledger.h; served_ledger.c) ----------------
  * served_events_filter records what it keeps (kind, room, the stream
  * positions as compact ranges): what leaves, not the candidates. Paths

@@ -143,6 +143,19 @@ void api_room_keys_put(struct request *req);
 void api_room_keys_get(struct request *req);
 void api_room_keys_delete(struct request *req);
 
+/* media.c, media_download.c, media_admin.c: the media repository
+ * (content-repo.yaml, authed-content-repo.yaml; Synapse's quarantine admin
+ * API) */
+void api_media_upload(struct request *req);
+void api_media_upload_put(struct request *req);
+void api_media_create(struct request *req);
+void api_media_config(struct request *req);
+void api_media_download(struct request *req);
+void api_media_thumbnail(struct request *req);
+void api_admin_media_quarantine(struct request *req);
+void api_admin_user_media_quarantine(struct request *req);
+void api_admin_room_media_quarantine(struct request *req);
+
 /* session.c: sessions of user_id were revoked (logout, device deleted,
  * password change, deactivation): wake their parked /syncs so that they
  * re-check their token now and answer 401, rather than at their timeout. */
