@@ -631,3 +631,19 @@ def test_keys_survive_sigkill(make_server):
     assert rest == set(otks) - {first_id}
     # a token from before the crash continues the device-list stream
     assert bob_again.sync(since=since)["next_batch"]
+
+
+def test_invitees_share_nothing_with_each_other(server):
+    """Sharing a room needs one of the two to be joined: an inviter sees
+    whom they invited (clients share room keys with invitees), but two
+    strangers invited to one room see nothing of each other."""
+    mallory, alice, carol = _new_device(server), _new_device(server), _new_device(server)
+    room = mallory.user.create_room()
+    mallory.user.invite(room, alice.user.user_id)
+    mallory.user.invite(room, carol.user.user_id)
+    assert list(_query(mallory.user, [alice.user.user_id])["device_keys"][
+        alice.user.user_id]) == [alice.user.device_id]
+    assert _query(carol.user, [alice.user.user_id])["device_keys"][alice.user.user_id] == {}
+    # the invitee sees the joined members of the room she is invited to
+    assert list(_query(alice.user, [mallory.user.user_id])["device_keys"][
+        mallory.user.user_id]) == [mallory.user.device_id]

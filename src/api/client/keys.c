@@ -33,14 +33,20 @@ json_t *keys_shared_users(struct app *app, const char *user_id)
 	json_object_set_new(set, user_id, json_true());
 	for (size_t i = 0; i < ms.n && rooms < KEYS_ROOMS_MAX; i++) {
 		struct store_membership_list members = { 0 };
+		bool joined = strcmp(ms.items[i].membership, "join") == 0;
 		if (!keys_membership_shares(ms.items[i].membership))
 			continue;
 		rooms++;
 		if (store_room_members(app->store, ms.items[i].room_id, NULL, &members) != STORE_OK)
 			goto err;
-		for (size_t j = 0; j < members.n; j++)
-			if (keys_membership_shares(members.items[j].membership))
+		/* one of the two must be joined: two invitees of a room share
+		 * nothing yet (else anyone could invite a stranger to a room of
+		 * their own and "share" it with every other invitee) */
+		for (size_t j = 0; j < members.n; j++) {
+			const char *m = members.items[j].membership;
+			if (strcmp(m, "join") == 0 || (joined && strcmp(m, "invite") == 0))
 				json_object_set_new(set, members.items[j].user_id, json_true());
+		}
 		store_membership_list_clear(&members);
 	}
 	store_membership_list_clear(&ms);

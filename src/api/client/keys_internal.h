@@ -2,12 +2,14 @@
  * keys_internal: what the end-to-end encryption key handlers share
  * (keys.c, keys_query.c, keys_xsign.c, sync_keys.c).
  *
- * Who may see whose keys: a user sees the devices and keys of the users
- * who share a room with them (joined or invited, in a room they are joined
- * or invited to) and their own. Everyone else is answered as if they had
- * no devices, so that nobody can enumerate the devices of arbitrary users
- * (Synapse answers for any local user; we choose not to) and nobody can
- * drain the one-time keys of a stranger.
+ * Who may see whose keys: a user sees their own devices and keys, and
+ * those of the users who share a room with them: both members of one room
+ * (joined or invited), at least one of the two joined. Invitees count
+ * because clients share room keys with invited members; an inviter can
+ * therefore see the devices of whom they invited. Everyone else is
+ * answered as if they had no devices, so that nobody can enumerate the
+ * devices of arbitrary users (Synapse answers for any local user; we
+ * choose not to) and nobody can drain the one-time keys of a stranger.
  *
  * Contract: called from handler threads; read the store only, except
  * keys_notify_change, which wakes parked /sync requests. JSON returned is

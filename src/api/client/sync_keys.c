@@ -16,6 +16,8 @@
 #include "api/client/sync_internal.h"
 #include "store/store.h"
 
+/* A membership that can share a room (keys_internal.h: joined or
+ * invited, one of the two joined). */
 static bool sync_keys_shares(const char *m)
 {
 	return strcmp(m, "join") == 0 || strcmp(m, "invite") == 0;
@@ -82,7 +84,8 @@ static int sync_keys_room(struct app *app, const char *user_id, const struct sto
 		int is;
 		if (strcmp(x->user_id, user_id) == 0 || (!x_moved && !mine_moved))
 			continue;
-		if (i_share && sync_keys_shares(x->membership)) {
+		if (i_share && sync_keys_shares(x->membership) &&
+		    (strcmp(mine->membership, "join") == 0 || strcmp(x->membership, "join") == 0)) {
 			/* "who now share an encrypted room with the client" */
 			json_object_set_new(changed_set, x->user_id, json_true());
 		} else if ((is = sync_keys_is_shared(shared, x->user_id)) < 0) {
