@@ -210,6 +210,11 @@ void api_room_relations(struct request *req)
 		return;
 	}
 	body = json_pack("{s:o}", "chunk", chunk);
+	if (body == NULL) {
+		store_event_list_clear(&l);
+		res_error(req, 500, "M_UNKNOWN", "Out of memory");
+		return;
+	}
 	if (next[0] != '\0')
 		json_object_set_new(body, "next_batch", json_string(next));
 	if (from)
@@ -352,6 +357,11 @@ void api_room_threads(struct request *req)
 		return;
 	}
 	body = json_pack("{s:o}", "chunk", chunk);
+	if (body == NULL) {
+		store_event_list_clear(&roots);
+		res_error(req, 500, "M_UNKNOWN", "Out of memory");
+		return;
+	}
 	if (next[0] != '\0')
 		json_object_set_new(body, "next_batch", json_string(next));
 	store_event_list_clear(&roots);
