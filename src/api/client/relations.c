@@ -36,8 +36,9 @@ static struct served_viewer viewer_of(const struct request *req)
 	                               req->user_agent };
 }
 
-/* A decimal limit in [min, max_accepted]; larger values are lowered to
- * cap. -1 with the response set on anything else. */
+/* A decimal limit of at least min (absent: *out is left as it is); one
+ * above cap is lowered to cap. -1 with the response set on anything else,
+ * a number too large for a long long included. */
 static int limit_parse(struct request *req, const char *text, long long min, size_t cap,
                        size_t *out)
 {
