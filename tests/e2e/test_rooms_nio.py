@@ -636,3 +636,23 @@ def test_state_empty_key_trailing_slash(server):
     r = alice.call("PUT", base, {"topic": "without"})
     assert r.status == 200, r
     assert alice.call("GET", base + "/").json == {"topic": "without"}
+
+
+def test_profile_change_reaches_joined_rooms(server):
+    """client-server-api "Events on Change of Profile Information": a new
+    display name or avatar is sent as m.room.member in the user's rooms."""
+    from chappe_e2e import MatrixUser, sync_timeline, user_path
+    alice, bob = MatrixUser(server), MatrixUser(server)
+    room = alice.create_room(preset="public_chat")
+    bob.join(room)
+    since = alice.sync()["next_batch"]
+    r = bob.call("PUT", f"profile/{user_path(bob.user_id)}/displayname", {"displayname": "Bobby"})
+    assert r.status == 200, r
+    r = bob.call("PUT", f"profile/{user_path(bob.user_id)}/avatar_url",
+                 {"avatar_url": "mxc://localhost/abc"})
+    assert r.status == 200, r
+    events = sync_timeline(alice.sync(since=since), room)
+    members = [e["content"] for e in events
+               if e["type"] == "m.room.member" and e["state_key"] == bob.user_id]
+    assert members[-1] == {"membership": "join", "displayname": "Bobby",
+                           "avatar_url": "mxc://localhost/abc"}, members

@@ -224,11 +224,7 @@ describe("matrix-js-sdk client operations against chappe", () => {
     assertNoRejections("receipts");
   });
 
-  // todo: runs and reports, but does not fail the suite, until chappe
-  // sends the member event (PUT /profile/.../displayname answers 200 and
-  // the room's m.room.member keeps the old name).
-  const PROFILE_TODO = "chappe does not yet send m.room.member on a profile change";
-  test("a display name change shows in the room for the other client", { ...TEST_OPTS, todo: PROFILE_TODO }, async (t) => {
+  test("a display name change shows in the room for the other client", TEST_OPTS, async (t) => {
     // "Events on Change of Profile Information": an m.room.member event
     // (with a join membership) is sent to every room the user is a member
     // of, to update the displayname.
@@ -238,7 +234,7 @@ describe("matrix-js-sdk client operations against chappe", () => {
         ev.getType() === sdk.EventType.RoomMember && ev.getStateKey() === bob.userId &&
         ev.getContent().membership === "join" && ev.getContent().displayname === "Bob Builder");
       await step(b.setDisplayName("Bob Builder"), STEP_MS, "bob's setDisplayName");
-      // A local member event takes milliseconds; 5 s keeps the todo cheap.
+      // A local member event takes milliseconds.
       await step(renamed, 5000, "alice's client to see bob's new member event");
       assert.equal(a.getRoom(roomId).getMember(bob.userId)?.name, "Bob Builder");
     } finally {

@@ -1,12 +1,16 @@
 /* profile.c: client-server-api "Profiles" (profile.yaml): displayname and
  * avatar_url. Reading a profile requires a token (as on the platform we
  * model: anonymous profile lookups made directory sweeps cheap). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/app.h"
 #include "api/client/handlers.h"
 #include "config/config.h"
+#include "security/served.h"
+#include "events/events.h"
 #include "store/store.h"
+#include "util/log.h"
 #include "util/ids.h"
 
 #define DISPLAYNAME_MAX 256      /* Synapse's limit */
@@ -47,6 +51,8 @@ void api_profile_get(struct request *req)
 
 	if (profile_load(req, &u) != 0)
 		return;
+	/* access ledger: whose profile was read */
+	served_profile(&(struct served_viewer){ req->auth.user_id, req->auth.device_id, req->client_ip, req->user_agent }, u.user_id);
 	o = json_object();
 	if (u.displayname)
 		json_object_set_new(o, "displayname", json_string(u.displayname));
@@ -67,9 +73,48 @@ void api_profile_field_get(struct request *req)
 	value = strcmp(field, "displayname") == 0 ? u.displayname : u.avatar_url;
 	if (!value)
 		res_error(req, 404, "M_NOT_FOUND", "The user has no %s", field);
-	else
+	else {
+		served_profile(&(struct served_viewer){ req->auth.user_id, req->auth.device_id, req->client_ip, req->user_agent }, u.user_id);
 		res_json(req, 200, json_pack("{s:s}", field, value));
+	}
 	store_user_clear(&u);
+}
+
+/* client-server-api "Events on Change of Profile Information": the new
+ * display name or avatar goes out as an m.room.member event in every room
+ * the user is joined to. A room that refuses it (rules changed since the
+ * join) is skipped: the profile itself has changed. */
+static void profile_propagate(struct request *req, const char *field, const char *value)
+{
+	struct app *app = APP(req);
+	struct store_membership_list ms = { 0 };
+
+	if (store_user_memberships(app->store, req->auth.user_id, &ms) != STORE_OK)
+		return;
+	for (size_t i = 0; i < ms.n; i++) {
+		json_t *content;
+		struct event_spec spec;
+		struct event_error err;
+		char *event_id = NULL;
+
+		if (strcmp(ms.items[i].membership, "join") != 0)
+			continue;
+		content = events_state_content(app->events, ms.items[i].room_id, "m.room.member",
+		                               req->auth.user_id);
+		if (!content)
+			continue;
+		if (value)
+			json_object_set_new(content, field, json_string(value));
+		else
+			json_object_del(content, field);
+		spec = (struct event_spec){ "m.room.member", req->auth.user_id, content, NULL };
+		if (events_send(app->events, ms.items[i].room_id, req->auth.user_id, &spec,
+		                NULL, NULL, &event_id, &err) != 0)
+			log_warn("profile change not sent to %s: %s", ms.items[i].room_id, err.message);
+		free(event_id);
+		json_decref(content);
+	}
+	store_membership_list_clear(&ms);
 }
 
 void api_profile_field_put(struct request *req)
@@ -102,8 +147,10 @@ void api_profile_field_put(struct request *req)
 	}
 	r = store_profile_set(APP(req)->store, req->auth.user_id, field,
 	                      value && *value ? value : NULL);
-	if (r != STORE_OK)
+	if (r != STORE_OK) {
 		res_error(req, 500, "M_UNKNOWN", "Could not update the profile");
-	else
-		res_json(req, 200, NULL);
+		return;
+	}
+	profile_propagate(req, field, value && *value ? value : NULL);
+	res_json(req, 200, NULL);
 }
