@@ -8,8 +8,8 @@ with raw HTTP and a token (nio 0.20 only knows the deprecated anonymous
 
 import asyncio
 import io
+import socket
 import struct
-import subprocess
 import urllib.parse
 import zlib
 
@@ -218,6 +218,23 @@ def test_size_limit_and_quota(make_server):
     # another user has a quota of their own
     uploaded(srv, MatrixUser(srv).token, b"d" * 4096,
              content_type="application/octet-stream")
+
+    # a chunked body (no Content-Length) is bounded while it streams in
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    sock.sendall(b"POST /_matrix/media/v3/upload HTTP/1.1\r\nHost: x\r\n"
+                 b"Authorization: Bearer " + alice.token.encode() + b"\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n"
+                 + (b"1000\r\n" + b"x" * 4096 + b"\r\n") * 64 + b"0\r\n\r\n")
+    status = sock.recv(64).split(b"\r\n")[0]
+    sock.close()
+    assert status == b"HTTP/1.1 413 Content Too Large", status
+    # nothing half-written stays behind, and equal bytes are stored once
+    # (content-addressed: data_dir/media/content/ab/abcdef...)
+    assert list((srv.workdir / "media" / "tmp").iterdir()) == []
+    uploaded(srv, MatrixUser(srv).token, b"d" * 4096,
+             content_type="application/octet-stream")
+    stored = [p for p in (srv.workdir / "media" / "content").rglob("*") if p.is_file()]
+    assert len(stored) == 3, stored
 
 
 def test_async_create_then_put(server):

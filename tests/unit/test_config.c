@@ -305,6 +305,27 @@ static void test_minimal_file(void **state)
 	assert_string_equal(c.listen_addr, "127.0.0.1");
 	assert_int_equal(c.listen_port, 8008);
 	assert_int_equal(c.http_threads, 4);
+	/* media repository: 50 MiB uploads, 1 GiB per user, legacy media
+	 * paths and URL previews off */
+	assert_int_equal(c.max_upload_bytes, 52428800);
+	assert_int_equal(c.media_quota_bytes_per_user, 1073741824);
+	assert_false(c.legacy_media_authenticated);
+	assert_false(c.url_preview_enabled);
+	config_free(&c);
+}
+
+static void test_media_keys(void **state)
+{
+	struct config c;
+	char err[256] = "";
+
+	assert_int_equal(load_text(&c, "server_name: example.org\nmax_upload_bytes: 1024\n"
+	                                "media_quota_bytes_per_user: 0\n"
+	                                "legacy_media_authenticated: true\n"
+	                                "url_preview_enabled: false\n", err, sizeof(err)), 0);
+	assert_int_equal(c.max_upload_bytes, 1024);
+	assert_int_equal(c.media_quota_bytes_per_user, 0);   /* no quota */
+	assert_true(c.legacy_media_authenticated);
 	config_free(&c);
 }
 
@@ -487,6 +508,15 @@ static const struct bad_case bad_cases[] = {
 	{ "registration_shared_secret: \"a\\x85b\"\n", "registration_shared_secret: at most 1024 bytes" },
 	{ "data_dir: \"/srv/\\uFFFE\"\n", "data_dir: too long, or holds control characters" },
 	{ "public_baseurl: \"https://a.org/\\x9b\"\n", "public_baseurl: too long or holds" },
+	/* media repository */
+	{ "max_upload_bytes: 1023\n", "max_upload_bytes: must be 1024 to 4294967296, got 1023" },
+	{ "max_upload_bytes: 4294967297\n", "max_upload_bytes: must be" },
+	{ "max_upload_bytes: -1\n", "max_upload_bytes: expected a whole number" },
+	{ "media_quota_bytes_per_user: 10\n", "media_quota_bytes_per_user: must be 0 or 1024" },
+	{ "legacy_media_authenticated: yes\n", "legacy_media_authenticated: expected true or false" },
+	{ "legacy_media_authenticated: 1\n", "legacy_media_authenticated: expected true or false" },
+	/* previews are not implemented: turning them on must not pass silently */
+	{ "url_preview_enabled: true\n", "url_preview_enabled: URL previews are not implemented" },
 	/* YAML-level refusals */
 	{ "http_threads: 4\nhttp_threads: 5\n", "http_threads: key given twice" },
 	{ "limits:\n  max_json_depth: 8\n  max_json_depth: 9\n", "limits.max_json_depth: key given twice" },
@@ -910,6 +940,7 @@ int main(void)
 		cmocka_unit_test(test_example_fixture),
 		cmocka_unit_test(test_custom_fixture),
 		cmocka_unit_test_setup_teardown(test_minimal_file, tmp_setup, tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_media_keys, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_null_means_default, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_relative_paths, tmp_setup, tmp_teardown),
 		cmocka_unit_test(test_path_resolve),
