@@ -90,7 +90,7 @@ struct ledger_entry *ledger_entry_new(const struct ledger_fields *f)
 	need = sizeof(*e) + entry_len(f->user_id, STORE_USER_ID_MAX) +
 	       entry_len(f->device_id, STORE_DEVICE_ID_MAX) + entry_len(f->ip, STORE_IP_MAX) +
 	       entry_len(f->user_agent, LEDGER_UA_MAX) + entry_len(f->room_id, LEDGER_ID_MAX) +
-	       entry_len(f->ranges, STORE_LEDGER_RANGES_MAX) +
+	       entry_len(f->items, STORE_LEDGER_ITEMS_MAX) +
 	       entry_len(f->media_id, LEDGER_ID_MAX) + entry_len(f->query, STORE_LEDGER_QUERY_MAX);
 	e = malloc(need);
 	if (e == NULL)
@@ -104,7 +104,7 @@ struct ledger_entry *ledger_entry_new(const struct ledger_fields *f)
 	e->ip = entry_copy(&p, f->ip, STORE_IP_MAX);
 	e->user_agent = entry_copy(&p, f->user_agent, LEDGER_UA_MAX);
 	e->room_id = entry_copy(&p, f->room_id, LEDGER_ID_MAX);
-	e->ranges = entry_copy(&p, f->ranges, STORE_LEDGER_RANGES_MAX);
+	e->items = entry_copy(&p, f->items, STORE_LEDGER_ITEMS_MAX);
 	e->media_id = entry_copy(&p, f->media_id, LEDGER_ID_MAX);
 	e->query = entry_copy(&p, f->query, STORE_LEDGER_QUERY_MAX);
 	e->n_events = f->n_events;
@@ -201,7 +201,7 @@ static void row_of(struct store_ledger_row *r, const struct ledger_entry *e)
 	r->user_agent = (char *)e->user_agent;
 	r->kind = (char *)e->kind;
 	r->room_id = (char *)e->room_id;
-	r->ranges = (char *)e->ranges;
+	r->items = (char *)e->items;
 	r->n_events = e->n_events;
 	r->media_id = (char *)e->media_id;
 	r->bytes = e->bytes;

@@ -50,7 +50,7 @@ struct ledger_entry {
 	const char *user_id, *device_id, *ip, *user_agent;
 	const char *kind;           /* static string: "sync", "media", ... */
 	const char *room_id;
-	const char *ranges;         /* "12-15,18" */
+	const char *items;          /* "12-15,18", or user IDs (store.h) */
 	int64_t n_events;
 	const char *media_id;
 	int64_t bytes;
@@ -62,7 +62,7 @@ struct ledger_entry {
 struct ledger_fields {
 	const char *user_id, *device_id, *ip, *user_agent;
 	const char *kind;           /* must be a static string */
-	const char *room_id, *ranges, *media_id, *query;
+	const char *room_id, *items, *media_id, *query;
 	int64_t n_events, bytes, result_count;
 };
 

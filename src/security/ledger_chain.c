@@ -46,7 +46,7 @@ void ledger_chain_hash(const unsigned char prev[STORE_LEDGER_HASH_LEN],
 	chain_text(&h, "user_agent", r->user_agent);
 	chain_text(&h, "kind", r->kind);
 	chain_text(&h, "room_id", r->room_id);
-	chain_text(&h, "ranges", r->ranges);
+	chain_text(&h, "items", r->items);
 	chain_int(&h, "n_events", r->n_events);
 	chain_text(&h, "media_id", r->media_id);
 	chain_int(&h, "bytes", r->bytes);

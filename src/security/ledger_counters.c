@@ -130,8 +130,8 @@ static void account_add(struct account *a, const struct ledger_entry *e)
 	if (a->c.first_ts == 0)
 		a->c.first_ts = e->ts;
 	a->c.last_ts = e->ts;
-	if (e->ranges && e->n_events > 0) {
-		int64_t first = strtoll(e->ranges, NULL, 10);   /* ranges are ascending */
+	if (e->items && e->n_events > 0) {
+		int64_t first = strtoll(e->items, NULL, 10);   /* ranges are ascending */
 		if (first > 0 && (a->c.oldest_event_pos == 0 || first < a->c.oldest_event_pos))
 			a->c.oldest_event_pos = first;
 	}

@@ -164,8 +164,6 @@ void served_media(const struct served_viewer *viewer, enum served_media_kind kin
 {
 	atomic_fetch_add(&served_media_count, 1);
 	atomic_fetch_add(&served_media_bytes, bytes);
-	/* access ledger: the persistent, hash-chained record (served_ledger.c) */
-	served_media_record(viewer, kind == SERVED_MEDIA_THUMBNAIL, media_id, NULL, bytes);
 	/* the access ledger's row (served_ledger.c; a no-op when it is off) */
 	served_media_record(viewer, kind == SERVED_MEDIA_THUMBNAIL, media_id, NULL, bytes);
 	/* and one line per media response at debug level (who read what is

@@ -86,9 +86,11 @@ void served_events_record(const struct served_viewer *viewer, enum served_kind k
  * room it was posted in when the caller knows it (else NULL). */
 void served_media_record(const struct served_viewer *viewer, bool thumbnail,
                          const char *media_id, const char *room_id, uint64_t bytes);
-/* A user directory search: the term and how many users it returned. */
+/* A user directory search: the term and the n users it returned (so a
+ * report can count the distinct users a sweep revealed; user_ids NULL
+ * records the count alone). */
 void served_directory_search(const struct served_viewer *viewer, const char *term,
-                             size_t results);
+                             const char *const *user_ids, size_t n);
 /* A page of the public room list (filter term or NULL, rooms returned). */
 void served_public_rooms(const struct served_viewer *viewer, const char *term,
                          size_t results);

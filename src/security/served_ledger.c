@@ -65,7 +65,7 @@ static char *ranges_of(const struct store_event_list *l, int64_t *count)
 		i = j + 1;
 	}
 	free(pos);
-	if (len > STORE_LEDGER_RANGES_MAX) {
+	if (len > STORE_LEDGER_ITEMS_MAX) {
 		free(out);
 		return NULL;
 	}
@@ -93,19 +93,19 @@ void served_events_record(const struct served_viewer *viewer, enum served_kind k
                           const char *room_id, const struct store_event_list *events)
 {
 	struct ledger_fields f = { 0 };
-	char *ranges;
+	char *items;
 
 	if (kind <= 0 || kind >= (int)(sizeof(kind_names) / sizeof(kind_names[0])) ||
 	    !kind_names[kind] || events == NULL || events->n == 0 || !ledger_running())
 		return;
-	ranges = ranges_of(events, &f.n_events);
+	items = ranges_of(events, &f.n_events);
 	f.kind = kind_names[kind];
 	f.room_id = room_id;
-	f.ranges = ranges;
-	if (ranges == NULL)   /* the count still says how much left */
+	f.items = items;
+	if (items == NULL)   /* the count still says how much left */
 		f.n_events = (int64_t)events->n;
 	record(viewer, &f);
-	free(ranges);
+	free(items);
 }
 
 void served_media_record(const struct served_viewer *viewer, bool thumbnail,
@@ -118,13 +118,41 @@ void served_media_record(const struct served_viewer *viewer, bool thumbnail,
 		record(viewer, &f);
 }
 
+/* user_ids joined by spaces (user IDs hold none); NULL if none or OOM. */
+static char *users_joined(const char *const *user_ids, size_t n)
+{
+	size_t len = 0;
+	char *out, *p;
+
+	if (user_ids == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		len += strnlen(user_ids[i], STORE_USER_ID_MAX) + 1;
+	if (len == 0 || len > STORE_LEDGER_ITEMS_MAX || (out = malloc(len)) == NULL)
+		return NULL;
+	p = out;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = strnlen(user_ids[i], STORE_USER_ID_MAX);
+		memcpy(p, user_ids[i], k);
+		p += k;
+		*p++ = i + 1 < n ? ' ' : '\0';
+	}
+	return out;
+}
+
 void served_directory_search(const struct served_viewer *viewer, const char *term,
-                             size_t results)
+                             const char *const *user_ids, size_t n)
 {
 	struct ledger_fields f = { .kind = "directory_search", .query = term,
-	                           .result_count = (int64_t)results };
-	if (ledger_running())
-		record(viewer, &f);
+	                           .result_count = (int64_t)n };
+	char *users;
+
+	if (!ledger_running())
+		return;
+	users = users_joined(user_ids, n);
+	f.items = users;
+	record(viewer, &f);
+	free(users);
 }
 
 void served_public_rooms(const struct served_viewer *viewer, const char *term, size_t results)

@@ -1173,7 +1173,7 @@ enum store_result store_redaction_job_get(struct store *st, const char *redact_i
 #define STORE_LEDGER_HASH_LEN    32
 #define STORE_LEDGER_BATCH_MAX   4096      /* rows per append */
 #define STORE_LEDGER_KIND_MAX    32
-#define STORE_LEDGER_RANGES_MAX  (1 << 20) /* "12-15,18,..." */
+#define STORE_LEDGER_ITEMS_MAX   (1 << 20) /* "12-15,18,..." */
 #define STORE_LEDGER_QUERY_MAX   1024      /* a directory search term, kept whole */
 
 struct store_ledger_row {
@@ -1185,8 +1185,11 @@ struct store_ledger_row {
 	char *user_agent;
 	char *kind;              /* "sync", "messages", "media", ... */
 	char *room_id;           /* NULL when not about one room */
-	char *ranges;            /* stream positions served, "12-15,18", or NULL */
-	int64_t n_events;        /* how many positions the ranges hold */
+	/* what left, compactly: for room events their stream positions as
+	 * ascending ranges "12-15,18"; for a directory search the user IDs it
+	 * returned, separated by spaces (user IDs hold none); else NULL */
+	char *items;
+	int64_t n_events;        /* room events: how many positions the ranges hold */
 	char *media_id;          /* media and thumbnail reads, else NULL */
 	int64_t bytes;           /* media bytes served */
 	char *query;             /* directory search term, profile target... or NULL */

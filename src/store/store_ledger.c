@@ -20,7 +20,7 @@ void store_ledger_row_clear(struct store_ledger_row *r)
 	free(r->user_agent);
 	free(r->kind);
 	free(r->room_id);
-	free(r->ranges);
+	free(r->items);
 	free(r->media_id);
 	free(r->query);
 	memset(r, 0, sizeof(*r));
@@ -36,7 +36,7 @@ static bool ledger_row_ok(const struct store_ledger_row *r)
 	       r->kind != NULL && r->kind[0] != '\0' &&
 	       store_text_ok(r->kind, STORE_LEDGER_KIND_MAX, false) &&
 	       store_text_ok(r->room_id, STORE_TEXT_MAX, true) &&
-	       store_text_ok(r->ranges, STORE_LEDGER_RANGES_MAX, true) &&
+	       store_text_ok(r->items, STORE_LEDGER_ITEMS_MAX, true) &&
 	       store_text_ok(r->media_id, STORE_TEXT_MAX, true) &&
 	       store_text_ok(r->query, STORE_LEDGER_QUERY_MAX, true) &&
 	       r->n_events >= 0 && r->bytes >= 0 && r->result_count >= 0;

@@ -16,6 +16,7 @@
 #include "api/client/handlers.h"
 #include "config/config.h"
 #include "events/events.h"
+#include "security/served.h"
 #include "store/store.h"
 #include "util/base64.h"
 #include "util/ids.h"
@@ -396,10 +397,15 @@ static void public_rooms(struct request *req, int64_t limit, const char *since,
 		json_object_set_new(res, "next_batch", json_string(next));
 	if (res && prev)
 		json_object_set_new(res, "prev_batch", json_string(prev));
-	if (res)
+	if (res) {
+		/* access ledger: the filter, and how many rooms the page listed */
+		struct served_viewer v = { req->auth.user_id, req->auth.device_id,
+		                           req->client_ip, req->user_agent };
+		served_public_rooms(&v, f->term, json_array_size(pg.chunk));
 		res_json(req, 200, res);
-	else
+	} else {
 		res_error(req, 500, "M_UNKNOWN", "Out of memory");
+	}
 out:
 	json_decref(pg.chunk);
 	free(pg.first);

@@ -13,6 +13,7 @@
 
 #include "api/app.h"
 #include "api/client/handlers.h"
+#include "security/served.h"
 #include "store/store.h"
 #include "util/ids.h"
 
@@ -47,6 +48,21 @@ static json_t *user_hits_json(const struct store_user_hit_list *l)
 		json_array_append_new(arr, u);
 	}
 	return arr;
+}
+
+/* access ledger: the term, and the users it revealed (without their IDs,
+ * only the count, if the list cannot be allocated) */
+static void search_record(struct request *req, const char *term,
+                          const struct store_user_hit_list *hits)
+{
+	struct served_viewer v = { req->auth.user_id, req->auth.device_id, req->client_ip,
+	                           req->user_agent };
+	const char **ids = calloc(hits->n ? hits->n : 1, sizeof(*ids));
+
+	for (size_t i = 0; ids && i < hits->n; i++)
+		ids[i] = hits->items[i].user_id;
+	served_directory_search(&v, term, ids, hits->n);
+	free(ids);
 }
 
 void api_user_directory_search(struct request *req)
@@ -95,6 +111,7 @@ void api_user_directory_search(struct request *req)
 		res_error(req, 500, "M_UNKNOWN", "Could not search the user directory");
 		goto out;
 	}
+	search_record(req, term, &hits);
 	res_json(req, 200, json_pack("{s:o,s:b}", "results", user_hits_json(&hits),
 	                             "limited", hits.limited));
 out:

@@ -11,6 +11,7 @@
 #include "api/client/handlers.h"
 #include "api/client/keys_internal.h"
 #include "config/config.h"
+#include "security/served.h"
 #include "store/store.h"
 #include "util/ids.h"
 
@@ -183,6 +184,10 @@ void api_keys_query(struct request *req)
 		if (keys_query_user(app, user, devs, req->auth.user_id, res) != 0)
 			goto err;
 	}
+	/* access ledger: how many users' keys were asked for */
+	served_key_query(&(struct served_viewer){ req->auth.user_id, req->auth.device_id,
+	                                          req->client_ip, req->user_agent },
+	                 json_object_size(q));
 	res_json(req, 200, res);
 	json_decref(shared);
 	return;

@@ -52,7 +52,9 @@ void api_profile_get(struct request *req)
 	if (profile_load(req, &u) != 0)
 		return;
 	/* access ledger: whose profile was read */
-	served_profile(&(struct served_viewer){ req->auth.user_id, req->auth.device_id, req->client_ip, req->user_agent }, u.user_id);
+	served_profile(&(struct served_viewer){ req->auth.user_id, req->auth.device_id,
+	                                        req->client_ip, req->user_agent },
+	               u.user_id);
 	o = json_object();
 	if (u.displayname)
 		json_object_set_new(o, "displayname", json_string(u.displayname));
@@ -74,7 +76,9 @@ void api_profile_field_get(struct request *req)
 	if (!value)
 		res_error(req, 404, "M_NOT_FOUND", "The user has no %s", field);
 	else {
-		served_profile(&(struct served_viewer){ req->auth.user_id, req->auth.device_id, req->client_ip, req->user_agent }, u.user_id);
+		served_profile(&(struct served_viewer){ req->auth.user_id, req->auth.device_id,
+		                                        req->client_ip, req->user_agent },
+		               u.user_id);
 		res_json(req, 200, json_pack("{s:s}", field, value));
 	}
 	store_user_clear(&u);

@@ -176,6 +176,17 @@ static void timeline_bundle(const struct sync_ctx *c, const char *room_id, json_
 	                           json_object_get(json_object_get(room, "timeline"), "events"));
 }
 
+/* access ledger: the state section leaves too. Access to it was decided
+ * by the membership the room is listed under, so it is recorded as served
+ * rather than filtered by the timeline's visibility rules. */
+static void state_record(const struct sync_ctx *c, const char *room_id,
+                         const struct store_event_list *state)
+{
+	struct served_viewer v = { c->p->user_id, c->p->device_id, c->p->ip, c->p->user_agent };
+
+	served_events_record(&v, SERVED_SYNC, room_id, state);
+}
+
 int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_t *account_data)
 {
 	const char *room_id = m->room_id;
@@ -203,6 +214,7 @@ int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_
 	start = tl.n ? tl.items[0].stream : c->now_pos + 1;
 	if (room_state_section(c, room_id, full, limited, &tl, &state) != 0)
 		goto fail;
+	state_record(c, room_id, &state);
 	snprintf(prev_batch, sizeof(prev_batch), "p%lld", (long long)(start > 0 ? start : 0));
 	room = json_pack("{s:{s:o,s:b,s:s},s:{s:o},s:{s:o},s:{s:o}}",
 	                 "timeline", "events",

@@ -117,7 +117,7 @@ static int unread_scan(struct sync_ctx *c, const char *room_id, int64_t from, in
 
 	if (!ruleset || store_room_events(c->app->store, room_id, from, to, UNREAD_SCAN_MAX, true,
 	                                  &l) != STORE_OK ||
-	    served_events_filter(c->app->store, &v, SERVED_SYNC, room_id, &l) != 0)
+	    served_events_filter(c->app->store, &v, SERVED_UNREAD, room_id, &l) != 0)
 		goto out;
 	acc->upto = to;
 	if (l.n == 0) {

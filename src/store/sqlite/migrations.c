@@ -432,7 +432,7 @@ static const char *const sqlite_migrations[] = {
 	"  user_agent TEXT,"
 	"  kind TEXT NOT NULL,"
 	"  room_id TEXT,"
-	"  ranges TEXT,"
+	"  items TEXT,"
 	"  n_events INTEGER NOT NULL DEFAULT 0,"
 	"  media_id TEXT,"
 	"  bytes INTEGER NOT NULL DEFAULT 0,"

@@ -18,7 +18,7 @@
 
 #include "util/log.h"
 
-#define LEDGER_COLS "seq, ts, user_id, device_id, ip, user_agent, kind, room_id, ranges, " \
+#define LEDGER_COLS "seq, ts, user_id, device_id, ip, user_agent, kind, room_id, items, " \
 	"n_events, media_id, bytes, query, result_count, hash"
 
 static sqlite3_stmt *ledger_prepare(struct sqlite_conn *c, const char *sql)
@@ -82,7 +82,7 @@ static int ledger_bind_row(sqlite3_stmt *stmt, const struct store_ledger_row *r)
 	       sqlite_bind_text(stmt, 6, r->user_agent) != SQLITE_OK ||
 	       sqlite_bind_text(stmt, 7, r->kind) != SQLITE_OK ||
 	       sqlite_bind_text(stmt, 8, r->room_id) != SQLITE_OK ||
-	       sqlite_bind_text(stmt, 9, r->ranges) != SQLITE_OK ||
+	       sqlite_bind_text(stmt, 9, r->items) != SQLITE_OK ||
 	       sqlite3_bind_int64(stmt, 10, r->n_events) != SQLITE_OK ||
 	       sqlite_bind_text(stmt, 11, r->media_id) != SQLITE_OK ||
 	       sqlite3_bind_int64(stmt, 12, r->bytes) != SQLITE_OK ||
@@ -175,7 +175,7 @@ static int ledger_row_load(sqlite3_stmt *stmt, struct store_ledger_row *r)
 	    sqlite_col_text(stmt, 5, true, STORE_TEXT_MAX, &r->user_agent) == 0 &&
 	    sqlite_col_text(stmt, 6, false, STORE_LEDGER_KIND_MAX, &r->kind) == 0 &&
 	    sqlite_col_text(stmt, 7, true, STORE_TEXT_MAX, &r->room_id) == 0 &&
-	    sqlite_col_text(stmt, 8, true, STORE_LEDGER_RANGES_MAX, &r->ranges) == 0 &&
+	    sqlite_col_text(stmt, 8, true, STORE_LEDGER_ITEMS_MAX, &r->items) == 0 &&
 	    sqlite_col_int(stmt, 9, &r->n_events) == 0 &&
 	    sqlite_col_text(stmt, 10, true, STORE_TEXT_MAX, &r->media_id) == 0 &&
 	    sqlite_col_int(stmt, 11, &r->bytes) == 0 &&
