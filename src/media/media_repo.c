@@ -13,6 +13,7 @@
  */
 #include "media/media.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -58,10 +59,36 @@ static int dir_sync(const char *path)
 	return rc;
 }
 
+static int subdir_make(const char *root, const char *name)
+{
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof(path), "%s/%s", root, name);
+
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return dir_make(path);
+}
+
+/* Temp files left by a previous run (killed mid-upload) are garbage: only
+ * one server uses a data_dir, and nothing in tmp/ is referenced. */
+static void tmp_sweep(const char *tmp_dir)
+{
+	DIR *d = opendir(tmp_dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, "upload-", 7) == 0 || strncmp(e->d_name, "thumb-", 6) == 0)
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+}
+
 struct media_repo *media_repo_open(const char *data_dir, char *err, size_t err_len)
 {
 	struct media_repo *r = calloc(1, sizeof(*r));
-	char path[PATH_MAX];
 
 	if (!r) {
 		snprintf(err, err_len, "out of memory");
@@ -77,11 +104,11 @@ struct media_repo *media_repo_open(const char *data_dir, char *err, size_t err_l
 		goto nomem;
 	}
 	if (dir_make(r->root) != 0 || dir_make(r->tmp_dir) != 0 ||
-	    (snprintf(path, sizeof(path), "%s/content", r->root), dir_make(path)) != 0 ||
-	    (snprintf(path, sizeof(path), "%s/thumbs", r->root), dir_make(path)) != 0) {
+	    subdir_make(r->root, "content") != 0 || subdir_make(r->root, "thumbs") != 0) {
 		snprintf(err, err_len, "cannot create %s: %s", r->root, strerror(errno));
 		goto fail;
 	}
+	tmp_sweep(r->tmp_dir);
 	r->magic = magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR | MAGIC_NO_CHECK_COMPRESS);
 	if (!r->magic || magic_load(r->magic, NULL) != 0) {
 		snprintf(err, err_len, "libmagic: %s",

@@ -416,8 +416,16 @@ static void test_repo_commit_and_thumbnail(void **state)
 	struct stat sb;
 	int fd, cfd;
 
+	/* a temp file a killed server left behind is swept at open */
+	snprintf(tmp, sizeof(tmp), "%s/media", f->dir);
+	assert_int_equal(mkdir(tmp, 0700), 0);
+	snprintf(tmp, sizeof(tmp), "%s/media/tmp", f->dir);
+	assert_int_equal(mkdir(tmp, 0700), 0);
+	snprintf(tmp, sizeof(tmp), "%s/media/tmp/upload-stale1", f->dir);
+	file_put(tmp, "half an upload", 14);
 	r = media_repo_open(f->dir, err, sizeof(err));
 	assert_non_null(r);
+	assert_int_equal(access(tmp, F_OK), -1);
 	snprintf(src, sizeof(src), "%s/src.png", f->dir);
 	image_make(src, 200, 100);
 	assert_int_equal(stat(src, &sb), 0);
