@@ -368,3 +368,26 @@ def test_quarantine(make_server, tmp_path):
     assert_error(download(srv, bobs, bob.token), 404, "M_NOT_FOUND")
     assert_error(srv.request("POST", "/_synapse/admin/v1/room/!nosuch:localhost/media/quarantine",
                              {}, token=admin.token), 404, "M_NOT_FOUND")
+
+
+def test_media_survives_restart_and_kill(make_server):
+    """An acknowledged upload is durable: the content is fsynced and renamed
+    into place before its row is written, and the row is committed before
+    the 200 (content_repo.md: the mxc URI "can later be used to GET the
+    download"). A restart and a SIGKILL keep media, quarantine and all."""
+    srv = make_server()
+    alice = MatrixUser(srv)
+    image = png(50, 40)
+    uri = uploaded(srv, alice.token, image, filename="kept.png")
+    thumb = thumbnail(srv, uri, alice.token, 32, 32, "crop")
+    assert thumb.status == 200
+    assert srv.stop() == []
+    srv.start()
+    r = download(srv, uri, alice.token)
+    assert r.status == 200 and r.body == image
+    assert r.headers["Content-Disposition"].endswith("filename*=utf-8''kept.png")
+    second = uploaded(srv, alice.token, png(20, 20))
+    srv.kill()
+    srv.start()
+    assert download(srv, second, alice.token).status == 200
+    assert thumbnail(srv, uri, alice.token, 32, 32, "crop").body == thumb.body
