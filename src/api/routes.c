@@ -7,9 +7,14 @@
 #include "api/app.h"
 #include "api/client/handlers.h"
 
-#define ROW(pfx, m, pat, h, auth, rl, led) { pfx, m, pat, h, auth, rl, led, #h, BODY_JSON }
+#define ROW(pfx, m, pat, h, auth, rl, led) { pfx, m, pat, h, auth, rl, led, #h, BODY_JSON, MOD_ANY }
 /* media uploads: the body streams to a temp file, bounded by max_upload_bytes */
-#define ROW_UPLOAD(pfx, m, pat, h, auth, rl, led) { pfx, m, pat, h, auth, rl, led, #h, BODY_UPLOAD }
+#define ROW_UPLOAD(pfx, m, pat, h, auth, rl, led) { pfx, m, pat, h, auth, rl, led, #h, BODY_UPLOAD, MOD_WRITE }
+/* account moderation (router.h, enum route_moderation): ROW_WRITE rows are
+ * refused to a suspended account (403 M_USER_SUSPENDED), ROW_LOGOUT rows
+ * stay open to a locked one; uploads above are writes too */
+#define ROW_WRITE(pfx, m, pat, h, auth, rl, led) { pfx, m, pat, h, auth, rl, led, #h, BODY_JSON, MOD_WRITE }
+#define ROW_LOGOUT(pfx, m, pat, h, auth, rl, led) { pfx, m, pat, h, auth, rl, led, #h, BODY_JSON, MOD_LOCK_EXEMPT }
 
 const struct route api_routes[] = {
 	/* discovery */
@@ -21,8 +26,8 @@ const struct route api_routes[] = {
 	/* login, logout, tokens (login is rate-limited per IP and account inside) */
 	ROW(PFX_CLIENT, HTTP_GET, "/login", api_login_flows, AUTH_NONE, RL_NONE, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_POST, "/login", api_login, AUTH_NONE, RL_NONE, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_POST, "/logout", api_logout, AUTH_REQUIRED, RL_NONE, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_POST, "/logout/all", api_logout_all, AUTH_REQUIRED, RL_NONE, LEDGER_NONE),
+	ROW_LOGOUT(PFX_CLIENT, HTTP_POST, "/logout", api_logout, AUTH_REQUIRED, RL_NONE, LEDGER_NONE),
+	ROW_LOGOUT(PFX_CLIENT, HTTP_POST, "/logout/all", api_logout_all, AUTH_REQUIRED, RL_NONE, LEDGER_NONE),
 	ROW(PFX_CLIENT | PFX_CLIENT_V1, HTTP_POST, "/refresh", api_refresh, AUTH_NONE, RL_NONE, LEDGER_NONE),
 
 	/* registration (accounts created are rate-limited per IP inside) */
@@ -46,9 +51,9 @@ const struct route api_routes[] = {
 	/* profile */
 	ROW(PFX_CLIENT, HTTP_GET, "/profile/{userId}", api_profile_get, AUTH_OPTIONAL, RL_CLIENT, LEDGER_PROFILE),
 	ROW(PFX_CLIENT, HTTP_GET, "/profile/{userId}/displayname", api_profile_field_get, AUTH_OPTIONAL, RL_CLIENT, LEDGER_PROFILE),
-	ROW(PFX_CLIENT, HTTP_PUT, "/profile/{userId}/displayname", api_profile_field_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW_WRITE(PFX_CLIENT, HTTP_PUT, "/profile/{userId}/displayname", api_profile_field_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_GET, "/profile/{userId}/avatar_url", api_profile_field_get, AUTH_OPTIONAL, RL_CLIENT, LEDGER_PROFILE),
-	ROW(PFX_CLIENT, HTTP_PUT, "/profile/{userId}/avatar_url", api_profile_field_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW_WRITE(PFX_CLIENT, HTTP_PUT, "/profile/{userId}/avatar_url", api_profile_field_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 
 	/* sync and filters */
 	ROW(PFX_CLIENT, HTTP_GET, "/sync", api_sync, AUTH_REQUIRED, RL_CLIENT, LEDGER_SYNC),
@@ -85,22 +90,22 @@ const struct route api_routes[] = {
 	ROW(PFX_CLIENT, HTTP_PUT, "/pushrules/{scope}/{kind}/{ruleId}/actions", api_pushrule_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 
 	/* rooms: creation and membership */
-	ROW(PFX_CLIENT, HTTP_POST, "/createRoom", api_create_room, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/join", api_room_join, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_POST, "/join/{roomIdOrAlias}", api_room_join, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_POST, "/knock/{roomIdOrAlias}", api_room_knock, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW_WRITE(PFX_CLIENT, HTTP_POST, "/createRoom", api_create_room, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW_WRITE(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/join", api_room_join, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW_WRITE(PFX_CLIENT, HTTP_POST, "/join/{roomIdOrAlias}", api_room_join, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW_WRITE(PFX_CLIENT, HTTP_POST, "/knock/{roomIdOrAlias}", api_room_knock, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/leave", api_room_leave, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/invite", api_room_invite, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/kick", api_room_kick, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/ban", api_room_ban, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/unban", api_room_unban, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW_WRITE(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/invite", api_room_invite, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW_WRITE(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/kick", api_room_kick, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW_WRITE(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/ban", api_room_ban, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW_WRITE(PFX_CLIENT, HTTP_POST, "/rooms/{roomId}/unban", api_room_unban, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_GET, "/joined_rooms", api_joined_rooms, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 
 	/* rooms: events and state */
-	ROW(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/send/{eventType}/{txnId}", api_room_send, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/state/{eventType}/{stateKey}", api_room_state_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/state/{eventType}", api_room_state_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/state/{eventType}/", api_room_state_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW_WRITE(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/send/{eventType}/{txnId}", api_room_send, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW_WRITE(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/state/{eventType}/{stateKey}", api_room_state_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW_WRITE(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/state/{eventType}", api_room_state_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW_WRITE(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/state/{eventType}/", api_room_state_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_PUT, "/rooms/{roomId}/redact/{eventId}/{txnId}", api_room_redact, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/state", api_room_state_all, AUTH_REQUIRED, RL_CLIENT, LEDGER_STATE),
 	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/state/{eventType}/{stateKey}", api_room_state_get, AUTH_REQUIRED, RL_CLIENT, LEDGER_STATE),
@@ -112,12 +117,12 @@ const struct route api_routes[] = {
 	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/messages", api_room_messages, AUTH_REQUIRED, RL_CLIENT, LEDGER_MESSAGES),
 
 	/* room directory: aliases, published rooms, user directory, forget */
-	ROW(PFX_CLIENT, HTTP_PUT, "/directory/room/{roomAlias}", api_directory_alias_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW_WRITE(PFX_CLIENT, HTTP_PUT, "/directory/room/{roomAlias}", api_directory_alias_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_GET, "/directory/room/{roomAlias}", api_directory_alias_get, AUTH_OPTIONAL, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_DELETE, "/directory/room/{roomAlias}", api_directory_alias_delete, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/aliases", api_room_aliases, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_GET, "/directory/list/room/{roomId}", api_directory_visibility_get, AUTH_OPTIONAL, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_PUT, "/directory/list/room/{roomId}", api_directory_visibility_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW_WRITE(PFX_CLIENT, HTTP_PUT, "/directory/list/room/{roomId}", api_directory_visibility_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_GET, "/publicRooms", api_public_rooms_get, AUTH_OPTIONAL, RL_CLIENT, LEDGER_PUBLIC_ROOMS),
 	ROW(PFX_CLIENT, HTTP_POST, "/publicRooms", api_public_rooms_post, AUTH_REQUIRED, RL_CLIENT, LEDGER_PUBLIC_ROOMS),
 	ROW(PFX_CLIENT, HTTP_POST, "/user_directory/search", api_user_directory_search, AUTH_REQUIRED, RL_CLIENT, LEDGER_DIRECTORY),
@@ -164,7 +169,7 @@ const struct route api_routes[] = {
 	 * previews are not implemented (404 M_UNRECOGNIZED). */
 	ROW_UPLOAD(PFX_MEDIA, HTTP_POST, "/upload", api_media_upload, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW_UPLOAD(PFX_MEDIA, HTTP_PUT, "/upload/{serverName}/{mediaId}", api_media_upload_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_ROOT, HTTP_POST, "/_matrix/media/v1/create", api_media_create, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW_WRITE(PFX_ROOT, HTTP_POST, "/_matrix/media/v1/create", api_media_create, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT_V1, HTTP_GET, "/media/config", api_media_config, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT_V1, HTTP_GET, "/media/download/{serverName}/{mediaId}", api_media_download, AUTH_REQUIRED, RL_CLIENT, LEDGER_MEDIA),
 	ROW(PFX_CLIENT_V1, HTTP_GET, "/media/download/{serverName}/{mediaId}/{fileName}", api_media_download, AUTH_REQUIRED, RL_CLIENT, LEDGER_MEDIA),
@@ -176,6 +181,34 @@ const struct route api_routes[] = {
 	ROW(PFX_SYNAPSE_ADMIN, HTTP_POST, "/v1/media/quarantine/{serverName}/{mediaId}", api_admin_media_quarantine, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
 	ROW(PFX_SYNAPSE_ADMIN, HTTP_POST, "/v1/user/{userId}/media/quarantine", api_admin_user_media_quarantine, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
 	ROW(PFX_SYNAPSE_ADMIN, HTTP_POST, "/v1/room/{roomId}/media/quarantine", api_admin_room_media_quarantine, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+
+	/* incident response: the admin API on Synapse's paths and shapes, and
+	 * the spec's lock/suspend/whois admin endpoints (admin.yaml). Admins'
+	 * tokens only (AUTH_ADMIN: 403 M_FORBIDDEN for others). The broadcast
+	 * has no Synapse path: ours is send_server_notice/broadcast. */
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_GET, "/v2/users", api_admin_users_list, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_GET, "/v2/users/{userId}", api_admin_user_get, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_PUT, "/v2/users/{userId}", api_admin_user_put, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_POST, "/v1/deactivate/{userId}", api_admin_user_deactivate, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_PUT, "/v1/suspend/{userId}", api_admin_user_suspend, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_CLIENT_V1, HTTP_GET, "/admin/lock/{userId}", api_admin_lock, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_CLIENT_V1, HTTP_PUT, "/admin/lock/{userId}", api_admin_lock, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_CLIENT_V1, HTTP_GET, "/admin/suspend/{userId}", api_admin_suspend, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_CLIENT_V1, HTTP_PUT, "/admin/suspend/{userId}", api_admin_suspend, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_GET, "/v2/users/{userId}/devices", api_admin_user_devices, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_DELETE, "/v2/users/{userId}/devices/{deviceId}", api_admin_user_device_delete, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_POST, "/v2/users/{userId}/delete_devices", api_admin_user_delete_devices, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_GET, "/v1/whois/{userId}", api_admin_whois, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_GET, "/admin/whois/{userId}", api_admin_whois, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_GET, "/v1/users/{userId}/joined_rooms", api_admin_user_joined_rooms, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_POST, "/v1/user/{userId}/redact", api_admin_user_redact, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_GET, "/v1/user/redact_status/{redactId}", api_admin_redact_status, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_POST, "/v1/send_server_notice", api_admin_send_server_notice, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_POST, "/v1/send_server_notice/broadcast", api_admin_broadcast_server_notice, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_GET, "/v1/rooms", api_admin_rooms_list, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_GET, "/v1/rooms/{roomId}", api_admin_room_get, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_GET, "/v1/rooms/{roomId}/members", api_admin_room_members, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_DELETE, "/v1/rooms/{roomId}", api_admin_room_delete, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
 };
 
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -1,5 +1,9 @@
 #include "http/auth.h"
 
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -32,6 +36,77 @@ static int refuse_unknown(struct request *req, bool soft_logout)
 	                soft_logout ? "Access token has expired" : "Unrecognised access token",
 	                extra);
 	return -1;
+}
+
+/* ---- last seen (admin whois, device lists) ----------------------------
+ * devices.last_seen_* are written through store_device_touch, a write
+ * through the store's writer: at most once a minute per device, or sooner
+ * when the device shows up with another IP or user agent. The table is
+ * fixed-size and keyed by a hash of (user, device): a collision only
+ * costs an early write, never a missed one, and memory stays bounded
+ * whatever the number of devices. */
+#define AUTH_TOUCH_SLOTS 4096
+#define AUTH_TOUCH_INTERVAL_MS 60000
+#define AUTH_TOUCH_UA_MAX 512
+
+struct auth_touch_slot {
+	uint64_t device_hash;
+	uint64_t seen_hash;      /* of (IP, user agent) last written */
+	int64_t written_ms;
+};
+
+static struct auth_touch_slot auth_touch_slots[AUTH_TOUCH_SLOTS];
+static pthread_mutex_t auth_touch_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* FNV-1a over the strings, each with its terminating NUL. */
+static uint64_t auth_hash(const char *a, const char *b)
+{
+	uint64_t h = 1469598103934665603ULL;
+	const char *parts[2] = { a ? a : "", b ? b : "" };
+
+	for (size_t i = 0; i < 2; i++) {
+		const unsigned char *p = (const unsigned char *)parts[i];
+		do {
+			h ^= *p;
+			h *= 1099511628211ULL;
+		} while (*p++);
+	}
+	return h;
+}
+
+static bool auth_touch_due(const char *user_id, const char *device_id, const char *ip,
+                           const char *ua, int64_t now)
+{
+	uint64_t dh = auth_hash(user_id, device_id), sh = auth_hash(ip, ua);
+	struct auth_touch_slot *slot = &auth_touch_slots[dh % AUTH_TOUCH_SLOTS];
+	bool due;
+
+	pthread_mutex_lock(&auth_touch_lock);
+	due = slot->device_hash != dh || slot->seen_hash != sh ||
+	      now - slot->written_ms >= AUTH_TOUCH_INTERVAL_MS;
+	if (due) {
+		slot->device_hash = dh;
+		slot->seen_hash = sh;
+		slot->written_ms = now;
+	}
+	pthread_mutex_unlock(&auth_touch_lock);
+	return due;
+}
+
+static void auth_touch(struct request *req, struct store *st)
+{
+	char ua[AUTH_TOUCH_UA_MAX + 1] = "";
+	int64_t now = time_now_ms();
+
+	/* A longer user agent is cut: it is shown to admins, not parsed. */
+	if (req->user_agent)
+		snprintf(ua, sizeof(ua), "%s", req->user_agent);
+	if (!auth_touch_due(req->auth.user_id, req->auth.device_id, req->client_ip, ua, now))
+		return;
+	/* Best effort: a failed write is logged by the store and retried at
+	 * the next interval; it never fails the request. */
+	(void)store_device_touch(st, req->auth.user_id, req->auth.device_id, req->client_ip,
+	                         req->user_agent ? ua : NULL, now);
 }
 
 int http_authenticate(struct request *req, struct store *st, enum route_auth level)
@@ -68,8 +143,9 @@ int http_authenticate(struct request *req, struct store *st, enum route_auth lev
 		store_token_info_clear(&info);
 		return refuse_unknown(req, true);
 	}
-	if (info.locked) {
-		/* client-server-api "Account locking": 401 M_USER_LOCKED, soft_logout. */
+	if (info.locked && !(req->route && req->route->moderation == MOD_LOCK_EXEMPT)) {
+		/* client-server-api "Account locking": 401 M_USER_LOCKED, soft_logout,
+		 * "on all but" POST /logout and /logout/all (MOD_LOCK_EXEMPT rows). */
 		store_token_info_clear(&info);
 		res_error_extra(req, 401, "M_USER_LOCKED", "This account has been locked",
 		                json_pack("{s:b}", "soft_logout", 1));
@@ -82,8 +158,17 @@ int http_authenticate(struct request *req, struct store *st, enum route_auth lev
 	req->auth.suspended = info.suspended;
 	info.user_id = info.device_id = NULL;
 	store_token_info_clear(&info);
+	if (req->client_ip)
+		auth_touch(req, st);
 	if (level == AUTH_ADMIN && !req->auth.admin) {
 		res_error(req, 403, "M_FORBIDDEN", "You are not a server admin");
+		return -1;
+	}
+	if (req->auth.suspended && req->route && req->route->moderation == MOD_WRITE) {
+		/* client-server-api "Account suspension": "the server MUST respond
+		 * with a 403 Forbidden error response with M_USER_SUSPENDED". */
+		res_error(req, 403, "M_USER_SUSPENDED",
+		          "You cannot perform this action while suspended.");
 		return -1;
 	}
 	return 0;

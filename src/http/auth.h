@@ -6,8 +6,12 @@
  * Contract: returns 0 when the request may proceed per the route's auth
  * level; otherwise the error response is already set (401
  * M_MISSING_TOKEN / M_UNKNOWN_TOKEN [soft_logout for expired tokens] /
- * M_USER_LOCKED, 403 M_FORBIDDEN for non-admins on admin routes) and -1 is
- * returned. Thread-safe.
+ * M_USER_LOCKED, 403 M_FORBIDDEN for non-admins on admin routes, 403
+ * M_USER_SUSPENDED for a suspended account on a MOD_WRITE row) and -1 is
+ * returned. A locked account passes only on MOD_LOCK_EXEMPT rows (logout).
+ * An authenticated request records its device's last seen IP, user agent
+ * and time (store_device_touch, at most once a minute per device unless
+ * the IP or user agent changed). Thread-safe.
  */
 #ifndef CHAPPE_HTTP_AUTH_H
 #define CHAPPE_HTTP_AUTH_H

@@ -74,6 +74,21 @@ enum route_body {
 	                     * cannot fill the disk */
 };
 
+/* What an account under moderation may still do on this row, decided in
+ * http/auth.c right after the token is looked up, for every request:
+ * - locked (client-server-api "Account locking"): "servers MUST return a
+ *   401 Unauthorized error response with an M_USER_LOCKED error code and
+ *   soft_logout set to true on all but" POST /logout and /logout/all;
+ * - suspended ("Account suspension"): rows that write on the user's
+ *   behalf (joins, invites, sends, state, profile, room creation,
+ *   uploads...) answer 403 M_USER_SUSPENDED; reading, leaving, logging
+ *   out, deleting devices and key management still work. */
+enum route_moderation {
+	MOD_ANY = 0,        /* refused when locked; allowed when suspended */
+	MOD_WRITE,          /* refused when locked and when suspended */
+	MOD_LOCK_EXEMPT,    /* allowed even when locked (logout) */
+};
+
 typedef void (*route_handler)(struct request *req);
 
 struct route {
@@ -86,6 +101,7 @@ struct route {
 	enum route_ledger ledger;
 	const char *name;             /* for logs: "api_profile_get" */
 	enum route_body body;
+	enum route_moderation moderation;
 };
 
 enum router_result {

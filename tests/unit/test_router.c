@@ -15,10 +15,10 @@ static void h_a(struct request *req) { (void)req; }
 static void h_b(struct request *req) { (void)req; }
 
 static const struct route table[] = {
-	{ PFX_ROOT, HTTP_GET, "/_matrix/client/versions", h_a, AUTH_NONE, RL_NONE, LEDGER_NONE, "a", BODY_JSON },
-	{ PFX_CLIENT, HTTP_GET, "/profile/{userId}", h_a, AUTH_OPTIONAL, RL_CLIENT, LEDGER_PROFILE, "p", BODY_JSON },
-	{ PFX_CLIENT, HTTP_PUT, "/profile/{userId}/displayname", h_b, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE, "pd", BODY_JSON },
-	{ PFX_CLIENT | PFX_CLIENT_V1, HTTP_POST, "/refresh", h_b, AUTH_NONE, RL_NONE, LEDGER_NONE, "r", BODY_JSON },
+	{ PFX_ROOT, HTTP_GET, "/_matrix/client/versions", h_a, AUTH_NONE, RL_NONE, LEDGER_NONE, "a", BODY_JSON, MOD_ANY },
+	{ PFX_CLIENT, HTTP_GET, "/profile/{userId}", h_a, AUTH_OPTIONAL, RL_CLIENT, LEDGER_PROFILE, "p", BODY_JSON, MOD_ANY },
+	{ PFX_CLIENT, HTTP_PUT, "/profile/{userId}/displayname", h_b, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE, "pd", BODY_JSON, MOD_ANY },
+	{ PFX_CLIENT | PFX_CLIENT_V1, HTTP_POST, "/refresh", h_b, AUTH_NONE, RL_NONE, LEDGER_NONE, "r", BODY_JSON, MOD_ANY },
 };
 #define N (sizeof(table) / sizeof(table[0]))
 

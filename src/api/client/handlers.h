@@ -156,6 +156,30 @@ void api_admin_media_quarantine(struct request *req);
 void api_admin_user_media_quarantine(struct request *req);
 void api_admin_room_media_quarantine(struct request *req);
 
+/* admin_users.c, admin_sessions.c, admin_rooms.c, admin_redact.c: the admin
+ * API on Synapse's paths and shapes, and the spec's lock/suspend/whois
+ * admin endpoints (incident response; see admin.h) */
+void api_admin_users_list(struct request *req);
+void api_admin_user_get(struct request *req);
+void api_admin_user_put(struct request *req);
+void api_admin_user_deactivate(struct request *req);
+void api_admin_user_suspend(struct request *req);
+void api_admin_lock(struct request *req);
+void api_admin_suspend(struct request *req);
+void api_admin_user_devices(struct request *req);
+void api_admin_user_device_delete(struct request *req);
+void api_admin_user_delete_devices(struct request *req);
+void api_admin_whois(struct request *req);
+void api_admin_user_joined_rooms(struct request *req);
+void api_admin_user_redact(struct request *req);
+void api_admin_redact_status(struct request *req);
+void api_admin_send_server_notice(struct request *req);
+void api_admin_broadcast_server_notice(struct request *req);
+void api_admin_rooms_list(struct request *req);
+void api_admin_room_get(struct request *req);
+void api_admin_room_members(struct request *req);
+void api_admin_room_delete(struct request *req);
+
 /* session.c: sessions of user_id were revoked (logout, device deleted,
  * password change, deactivation): wake their parked /syncs so that they
  * re-check their token now and answer 401, rather than at their timeout. */

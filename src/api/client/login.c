@@ -6,6 +6,7 @@
 
 #include "api/app.h"
 #include "api/client/handlers.h"
+#include "api/client/server_notices.h"
 #include "config/config.h"
 #include "http/ratelimit.h"
 #include "security/accounts.h"
@@ -71,12 +72,26 @@ static bool login_ratelimited(struct request *req, const char *prefix, const cha
 	return false;
 }
 
+/* incident response: does this login create a device (no device_id, or
+ * one the account does not have)? Then its other sessions get a notice. */
+static bool login_device_is_new(struct app *app, const char *uid, const char *device_id)
+{
+	struct store_device d = { 0 };
+	enum store_result r;
+
+	if (!device_id)
+		return true;
+	r = store_device_get(app->store, uid, device_id, &d);
+	store_device_clear(&d);
+	return r == STORE_NOT_FOUND;
+}
+
 void api_login(struct request *req)
 {
 	struct app *app = APP(req);
 	json_t *body = req_json_object(req, false), *out;
 	const char *type = NULL, *password = NULL, *device_id = NULL, *display = NULL;
-	bool want_refresh = false;
+	bool want_refresh = false, new_device;
 	char *uid = NULL;
 	enum account_result ar;
 
@@ -113,11 +128,16 @@ void api_login(struct request *req)
 		                                    : "Invalid username or password");
 		goto out;
 	}
+	new_device = login_device_is_new(app, uid, device_id);
 	out = json_object();
 	if (api_session_issue(req, uid, device_id, display, want_refresh, out) != 0) {
 		json_decref(out);
 		goto out;
 	}
+	/* incident response: a new device tells the account's other sessions */
+	if (new_device)
+		server_notice_new_login(app, uid, json_string_value(json_object_get(out, "device_id")),
+		                        display, req->client_ip);
 	res_json(req, 200, out);
 out:
 	free(uid);
