@@ -98,8 +98,8 @@ static void write_storage(FILE *f, const struct config *cfg)
 	        CONFIG_HTTP_THREADS_MIN, CONFIG_HTTP_THREADS_MAX, CONFIG_DEFAULT_HTTP_THREADS);
 	fprintf(f, "http_threads: %" PRIu32 "\n", cfg->http_threads);
 	fputs("\n# Room version of rooms created without one: \"10\", \"11\" or \"12\".\n"
-	      "# Default \"" CONFIG_DEFAULT_ROOM_VERSION "\": the version every current client handles\n"
-	      "# (see docs/architecture.md, \"Room versions\").\n", f);
+	      "# Default \"" CONFIG_DEFAULT_ROOM_VERSION "\": the spec's recommended version, which\n"
+	      "# matrix-nio and matrix-js-sdk both handle (docs/configuration.md).\n", f);
 	emit_str(f, "", "default_room_version", cfg->default_room_version);
 }
 

@@ -101,6 +101,14 @@ json_t *event_client_format(const struct store_event *e, const char *viewer_user
 	for (size_t i = 0; i < sizeof(pdu_only) / sizeof(pdu_only[0]); i++)
 		json_object_del(ev, pdu_only[i]);
 	json_object_set_new(ev, "event_id", json_string(e->event_id));
+	/* rooms/v11.md: from v11 a redaction's target is in content; servers
+	 * also give it at the top level to clients, which older clients (and
+	 * matrix-js-sdk 37) read. */
+	if (strcmp(e->type, "m.room.redaction") == 0 && !json_object_get(ev, "redacts")) {
+		json_t *target = json_object_get(json_object_get(ev, "content"), "redacts");
+		if (json_is_string(target))
+			json_object_set(ev, "redacts", target);
+	}
 	if (!json_object_get(ev, "room_id"))
 		json_object_set_new(ev, "room_id", json_string(e->room_id));
 	unsig = json_object();

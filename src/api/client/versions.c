@@ -51,7 +51,8 @@ void api_capabilities(struct request *req)
 	json_t *caps = json_pack(
 	    "{s:{s:b},s:{s:s,s:{s:s,s:s,s:s}},s:{s:b},s:{s:b},s:{s:b},s:{s:b}}",
 	    "m.change_password", "enabled", 1,
-	    "m.room_versions", "default", "10", "available", "10", "stable", "11", "stable",
+	    "m.room_versions", "default", APP(req)->cfg->default_room_version,
+	    "available", "10", "stable", "11", "stable",
 	    "12", "stable",
 	    "m.set_displayname", "enabled", 1,
 	    "m.set_avatar_url", "enabled", 1,
