@@ -15,8 +15,9 @@
  * the unused list); device identity cannot change; a one-time key ID with
  * other content is refused atomically; the per-device cap; device deletion
  * takes the keys and records a device-list change; cross-signing
- * first-upload guard; signatures; the device-list stream; bad arguments
- * refused.
+ * first-upload guard; signatures; the device-list stream (distinct users
+ * in byte order within (since, to]); several claims in one call; bad
+ * arguments refused; every statement of the feature planned with an index.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 
 #define ALICE "@alice:example.org"
@@ -446,6 +448,97 @@ static void test_arguments_refused(void **state)
 	assert_int_equal(store_device_list_stream_max(f->st), 0);
 }
 
+/* (since, to]: distinct users, in byte order. */
+static void test_device_list_changes_range(void **state)
+{
+	struct fixture *f = *state;
+	const char *json[STORE_XSIGN_COUNT] = { "{\"m\":1}", NULL, NULL };
+	const char *pub[STORE_XSIGN_COUNT] = { "PUB", NULL, NULL };
+	int64_t p1, p2, p3;
+	char **users;
+	size_t n;
+
+	assert_int_equal(store_cross_signing_put(f->st, BOB, json, pub, false, &p1), STORE_OK);
+	assert_int_equal(store_cross_signing_put(f->st, ALICE, json, pub, false, &p2), STORE_OK);
+	assert_int_equal(store_cross_signing_put(f->st, BOB, json, pub, false, &p3), STORE_OK);
+	assert_true(p1 < p2 && p2 < p3);
+	assert_int_equal(store_device_list_changes(f->st, 0, p3, &users, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(users[0], ALICE);
+	assert_string_equal(users[1], BOB);
+	store_room_ids_free(users, n);
+	assert_int_equal(store_device_list_changes(f->st, p1, p2, &users, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(users[0], ALICE);
+	store_room_ids_free(users, n);
+	assert_int_equal(store_device_list_changes(f->st, p3, p3, &users, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_null(users);
+}
+
+/* One claim call for several devices: each gets its own key, one that has
+ * none gets nothing, and nothing is taken twice. */
+static void test_claim_several(void **state)
+{
+	struct fixture *f = *state;
+	struct store_key_claim q[3] = { { ALICE, "DEV1", ALGO }, { ALICE, "DEV2", ALGO },
+	                                { ALICE, "DEV1", ALGO } };
+	struct store_key_claimed k[3];
+	enum store_keys_refusal why;
+
+	add_device(f->st, ALICE, "DEV1");
+	add_device(f->st, ALICE, "DEV2");
+	assert_int_equal(upload_otks(f->st, ALICE, "DEV1", 0, 2, &why), STORE_OK);
+	assert_int_equal(store_keys_claim(f->st, q, 3, k), STORE_OK);
+	assert_string_equal(k[0].key_id, ALGO ":k00000");
+	assert_null(k[1].key_id);
+	assert_string_equal(k[2].key_id, ALGO ":k00001");
+	store_key_claimed_clear(k, 3);
+	assert_int_equal(otk_count(f->st, ALICE, "DEV1"), 0);
+}
+
+/* No statement of this feature scans a table: each is planned with an
+ * index (or a primary key). */
+static void test_queries_use_indexes(void **state)
+{
+	struct fixture *f = *state;
+	static const enum sqlite_stmt_id ids[] = {
+		SQ_KEYS_DEVICE_EXISTS, SQ_KEYS_DEVICE_IDENTITY, SQ_KEYS_DEVICE_UPSERT,
+		SQ_KEYS_DEVICE_LIST, SQ_KEYS_OTK_GET, SQ_KEYS_OTK_INSERT, SQ_KEYS_OTK_TOTAL,
+		SQ_KEYS_OTK_COUNTS, SQ_KEYS_OTK_CLAIM, SQ_KEYS_FALLBACK_UPSERT,
+		SQ_KEYS_FALLBACK_CLAIM, SQ_KEYS_FALLBACK_UNUSED, SQ_KEYS_CHANGE_INSERT,
+		SQ_KEYS_CHANGES, SQ_KEYS_CHANGES_MAX, SQ_XSIGN_GET, SQ_XSIGN_MASTER_EXISTS,
+		SQ_XSIGN_UPSERT, SQ_KEYSIG_UPSERT, SQ_KEYSIG_GET,
+	};
+	struct sqlite_conn *c;
+	sqlite3 *db = NULL;
+	void *h;
+
+	assert_string_equal(store_backend_of(f->st, &h)->name, "sqlite");
+	c = sqlite_reader_get(h);
+	assert_non_null(c);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		sqlite3_stmt *stmt = sqlite_stmt_get(c, ids[i]), *plan = NULL;
+		char sql[8192];
+
+		if (stmt == NULL)
+			fail_msg("statement %d does not prepare", (int)ids[i]);
+		snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", sqlite3_sql(stmt));
+		sqlite_stmt_put(c, ids[i], stmt);
+		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &plan, NULL), SQLITE_OK);
+		while (sqlite3_step(plan) == SQLITE_ROW) {
+			const char *detail = (const char *)sqlite3_column_text(plan, 3);
+
+			if (strncmp(detail, "SCAN ", 5) == 0 &&
+			    strncmp(detail, "SCAN CONSTANT ROW", 17) != 0)
+				fail_msg("statement %d scans: %s\n%s", (int)ids[i], detail, sql);
+		}
+		sqlite3_finalize(plan);
+	}
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -463,6 +556,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cross_signing_and_signatures, fixture_setup,
 		                                fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_arguments_refused, fixture_setup,
+		                                fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_device_list_changes_range, fixture_setup,
+		                                fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_claim_several, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_queries_use_indexes, fixture_setup,
 		                                fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
