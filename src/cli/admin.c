@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "cli/admin_incident.h"
 #include "cli/cli.h"
 #include "config/config.h"
 #include "security/accounts.h"
@@ -19,6 +20,7 @@
 
 struct admin_args {
 	const char *config_path, *data_dir, *verb, *name, *password_file;
+	const char *text, *token;    /* incident-response verbs (admin_incident.c) */
 	bool admin, erase;
 };
 
@@ -33,6 +35,8 @@ static int admin_args_parse(int argc, char **argv, struct admin_args *a)
 			a->data_dir = argv[++i];
 		else if (strcmp(arg, "--password-file") == 0 && has_value)
 			a->password_file = argv[++i];
+		else if (strcmp(arg, "--token") == 0 && has_value)
+			a->token = argv[++i];
 		else if (strcmp(arg, "--admin") == 0)
 			a->admin = true;
 		else if (strcmp(arg, "--erase") == 0)
@@ -43,6 +47,8 @@ static int admin_args_parse(int argc, char **argv, struct admin_args *a)
 			a->verb = arg;
 		else if (!a->name)
 			a->name = arg;
+		else if (!a->text)
+			a->text = arg;
 		else
 			goto bad;
 		continue;
@@ -149,8 +155,10 @@ out:
 int cli_admin(int argc, char **argv)
 {
 	struct admin_args a = { 0 };
+	struct cli_incident_args ia;
 	struct config cfg;
 	struct store *st = NULL;
+	bool handled = false;
 	char err[256];
 	int ret;
 
@@ -166,10 +174,18 @@ int cli_admin(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	if (strcmp(a.verb, "list-users") == 0)
+	if (strcmp(a.verb, "list-users") == 0) {
 		ret = store_user_list(st, print_user, NULL) == STORE_OK ? 0 : 1;
-	else
-		ret = admin_user_verb(st, &cfg, &a);
+	} else {
+		ia = (struct cli_incident_args){ a.verb, a.name, a.text, a.token };
+		ret = cli_admin_incident(&cfg, st, &ia, &handled);
+		if (!handled && a.text) {
+			fprintf(stderr, "chappe admin: unexpected argument '%s'\n", a.text);
+			ret = 2;
+		} else if (!handled) {
+			ret = admin_user_verb(st, &cfg, &a);
+		}
+	}
 	store_close(st);
 	config_free(&cfg);
 	return ret;

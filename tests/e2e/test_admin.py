@@ -520,3 +520,58 @@ def test_rooms_list_details_members_shutdown(server, admin_token):
     # the guest is out: it can no longer post there
     assert_error(guest.call("PUT", f"rooms/{room_path(room_id)}/send/m.room.message/z",
                             {"msgtype": "m.text", "body": "x"}), 403, "M_FORBIDDEN")
+
+
+# ---- the CLI -----------------------------------------------------------------------
+
+def _cli_ok(server, *args):
+    res = server.admin(*args)
+    assert res.returncode == 0, (args, res.stdout, res.stderr)
+    assert not sanitizer_reports(res.stderr), res.stderr
+    return res.stdout
+
+
+def test_cli_verbs(server, admin_token, monkeypatch):
+    """`chappe admin` lock, unlock, suspend, unsuspend, whois, joined-rooms,
+    room-list act on the database; send-notice, broadcast-notice and
+    room-shutdown send events, so they go through the running server's admin
+    API with an admin's token ($CHAPPE_ADMIN_TOKEN or --token)."""
+    monkeypatch.delenv("CHAPPE_ADMIN_TOKEN", raising=False)
+    user = MatrixUser(server)
+    res = server.admin("send-notice", user.name, "no token")
+    assert res.returncode == 2 and "CHAPPE_ADMIN_TOKEN" in res.stderr, res
+    res = server.admin("room-shutdown", "!x:localhost", "--token", "not-a-token")
+    assert res.returncode == 1 and "401" in res.stderr, res
+    monkeypatch.setenv("CHAPPE_ADMIN_TOKEN", admin_token)
+    room_id = user.create_room(name=f"cli {secrets.token_hex(3)}")
+
+    _cli_ok(server, "lock", user.name)
+    assert_error(user.call("GET", "account/whoami"), 401, "M_USER_LOCKED")
+    _cli_ok(server, "unlock", user.name)
+    assert user.call("GET", "account/whoami").status == 200
+    _cli_ok(server, "suspend", user.user_id)
+    assert_error(user.call("POST", "createRoom", {}), 403, "M_USER_SUSPENDED")
+    _cli_ok(server, "unsuspend", user.user_id)
+    assert user.call("POST", "createRoom", {}).status == 200
+
+    # the last request's user agent is what whois shows
+    assert user.call("GET", "account/whoami", headers={"User-Agent": "cli-agent"}).status == 200
+    who = json.loads(_cli_ok(server, "whois", user.name))
+    conns = who["devices"][user.device_id]["sessions"][0]["connections"]
+    assert conns[0]["user_agent"] == "cli-agent"
+    joined = json.loads(_cli_ok(server, "joined-rooms", user.name))
+    assert room_id in joined["joined_rooms"]
+    rooms = json.loads(_cli_ok(server, "room-list"))
+    assert room_id in [r["room_id"] for r in rooms["rooms"]]
+
+    assert "unknown" not in _cli_ok(server, "send-notice", user.name, "Hello from the CLI")
+    notice_room, _ = notices_room(user)
+    assert "Hello from the CLI" in notice_bodies(user, notice_room)[0]
+    out = _cli_ok(server, "broadcast-notice", "Everyone: rotate your keys")
+    assert "sent" in out
+    assert "Everyone: rotate your keys" in notice_bodies(user, notice_room)[0]
+
+    shut = json.loads(_cli_ok(server, "room-shutdown", room_id))
+    assert user.user_id in shut["kicked_users"]
+    res = server.admin("lock", unique_name("nobody"))
+    assert res.returncode != 0
