@@ -349,7 +349,9 @@ void store_membership_list_clear(struct store_membership_list *l);
 enum store_result store_user_memberships(struct store *st, const char *user_id,
                                          struct store_membership_list *out);
 /* Every membership event of this user in this room, oldest first (the
- * history the visibility rules walk). */
+ * history the visibility rules walk). Empty while the user has forgotten
+ * the room (store_room_forget): a forgotten room's history is not theirs
+ * to read any more. */
 enum store_result store_membership_history(struct store *st, const char *room_id,
                                            const char *user_id,
                                            struct store_membership_list *out);

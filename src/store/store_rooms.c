@@ -541,6 +541,7 @@ enum store_result store_membership_history(struct store *st, const char *room_id
                                            struct store_membership_list *out)
 {
 	const struct store_backend *be;
+	enum store_result r;
 	void *h;
 
 	if (out != NULL)
@@ -548,8 +549,22 @@ enum store_result store_membership_history(struct store *st, const char *room_id
 	if (st == NULL || out == NULL || !store_room_id_ok(room_id) || !store_user_id_ok(user_id))
 		return store_refuse("room or user ID");
 	be = store_backend_of(st, &h);
-	return store_memberships_loaded(be->membership_history(h, room_id, user_id, out), out,
-	                                room_id, user_id, NULL, true);
+	r = store_memberships_loaded(be->membership_history(h, room_id, user_id, out), out,
+	                             room_id, user_id, NULL, true);
+	/* A forgotten room has no history for its user: "After this API is
+	 * called, however, a user will no longer be able to retrieve history
+	 * for this room." (leaving.yaml, forgetRoom; directory feature) */
+	if (r == STORE_OK && out->n > 0) {
+		enum store_result f = store_room_forgotten(st, user_id, room_id);
+
+		if (f == STORE_OK)
+			store_membership_list_clear(out);
+		else if (f != STORE_NOT_FOUND)
+			r = STORE_ERROR;   /* fail closed: no history on a failed check */
+		if (r != STORE_OK)
+			store_membership_list_clear(out);
+	}
+	return r;
 }
 
 enum store_result store_room_members(struct store *st, const char *room_id,

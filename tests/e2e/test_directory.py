@@ -19,8 +19,8 @@ import pytest
 
 nio = pytest.importorskip("nio")
 
-from chappe_e2e import (PASSWORD, SERVER_NAME, MatrixUser, assert_error, room_path,
-                        sync_room, unique_name, user_path)
+from chappe_e2e import (PASSWORD, SERVER_NAME, MatrixUser, assert_error, message_bodies,
+                        room_path, sync_room, unique_name, user_path)
 
 
 def nio_client(server, user=""):
@@ -361,9 +361,18 @@ def test_forget(server):
             assert isinstance(f, nio.RoomForgetError), f
             assert f.status_code == "M_UNKNOWN", f
 
+            said = await alice.room_send(room, "m.room.message",
+                                         {"msgtype": "m.text", "body": "before the leave"})
+            assert isinstance(said, nio.RoomSendResponse), said
             assert isinstance(await bob.room_leave(room), nio.RoomLeaveResponse)
             bob_raw = MatrixUser(server, token=bob.access_token, user_id=bob.user_id)
             assert sync_room(bob_raw.sync(filter=leave_filter), room, "leave") is not None
+            # Left but not forgotten: "the user will still be allowed to
+            # retrieve history from the room which they were previously
+            # allowed to see" (leaveRoom).
+            r = bob_raw.messages(room, limit=50)
+            assert r.status == 200, r
+            assert "before the leave" in message_bodies(r.json["chunk"]), r
 
             f = await bob.room_forget(room)
             assert isinstance(f, nio.RoomForgetResponse), f
@@ -372,6 +381,12 @@ def test_forget(server):
             assert sync_room(body, room, "join") is None, body
             r = bob_raw.call("GET", "joined_rooms")
             assert room not in r.json["joined_rooms"], r
+            # "After this API is called, however, a user will no longer be
+            # able to retrieve history for this room." (forgetRoom)
+            assert_error(bob_raw.messages(room, limit=50), 403, "M_FORBIDDEN")
+            assert_error(bob_raw.call("GET", f"rooms/{room_path(room)}/state"), 403,
+                         "M_FORBIDDEN")
+            assert_error(bob_raw.event(room, said.event_id), 404, ("M_NOT_FOUND",))
 
             # A rejoin brings the room back.
             assert isinstance(await bob.join(room), nio.JoinResponse)

@@ -8,7 +8,8 @@
  * creator; a taken alias is a conflict and an unknown room is not found;
  * a room's aliases come back in order within the limit; deleting works
  * once; forgetting is refused while joined and for a room never joined,
- * holds after a leave, and lapses on a rejoin; joined and published
+ * holds after a leave (the user's membership history, which the
+ * visibility rules walk, is then empty), and lapses on a rejoin; joined and published
  * counts; backwards pagination of the published rooms; the user
  * directory finds exactly who the spec lets a searcher see (room-mates,
  * members of public and world_readable rooms), matches case-insensitively
@@ -320,6 +321,7 @@ static void test_alias_bad_rows_refused(void **state)
 static void test_forget(void **state)
 {
 	struct fixture *f = *state;
+	struct store_membership_list h = { 0 };
 
 	room_create(f, "!r:example.org", ALICE);
 	member(f, "!r:example.org", ALICE, "join");
@@ -335,8 +337,18 @@ static void test_forget(void **state)
 
 	member(f, "!r:example.org", BOB, "leave");
 	assert_int_equal(store_room_forgotten(f->st, BOB, "!r:example.org"), STORE_NOT_FOUND);
+	assert_int_equal(store_membership_history(f->st, "!r:example.org", BOB, &h), STORE_OK);
+	assert_int_equal(h.n, 2);
+	store_membership_list_clear(&h);
 	assert_int_equal(store_room_forget(f->st, BOB, "!r:example.org"), STORE_OK);
 	assert_int_equal(store_room_forgotten(f->st, BOB, "!r:example.org"), STORE_OK);
+	/* "a user will no longer be able to retrieve history for this room":
+	 * the history the visibility rules walk is gone, for that user only */
+	assert_int_equal(store_membership_history(f->st, "!r:example.org", BOB, &h), STORE_OK);
+	assert_int_equal(h.n, 0);
+	assert_int_equal(store_membership_history(f->st, "!r:example.org", ALICE, &h), STORE_OK);
+	assert_int_equal(h.n, 1);
+	store_membership_list_clear(&h);
 	/* idempotent, and only for that user */
 	assert_int_equal(store_room_forget(f->st, BOB, "!r:example.org"), STORE_OK);
 	assert_int_equal(store_room_forgotten(f->st, ALICE, "!r:example.org"), STORE_NOT_FOUND);
@@ -346,6 +358,9 @@ static void test_forget(void **state)
 	/* a rejoin remembers the room; leaving again does not forget it */
 	member(f, "!r:example.org", BOB, "join");
 	assert_int_equal(store_room_forgotten(f->st, BOB, "!r:example.org"), STORE_NOT_FOUND);
+	assert_int_equal(store_membership_history(f->st, "!r:example.org", BOB, &h), STORE_OK);
+	assert_int_equal(h.n, 3);
+	store_membership_list_clear(&h);
 	member(f, "!r:example.org", BOB, "leave");
 	assert_int_equal(store_room_forgotten(f->st, BOB, "!r:example.org"), STORE_NOT_FOUND);
 	/* a ban can be forgotten as well */
