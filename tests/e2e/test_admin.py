@@ -436,6 +436,41 @@ def test_server_notice_arrives_tagged(server, admin_token):
                             {"user_id": user.user_id, "content": "x"}), 400, "M_BAD_JSON")
 
 
+def test_notices_account_never_borrowed(make_server, tmp_path):
+    """The notices are sent by a reserved account with no password; if an
+    ordinary account already holds its ID (registered before the first
+    notice), notices are refused rather than sent in that user's name."""
+    srv = make_server()
+    squatter = srv.register("server")
+    boss = unique_name("boss")
+    assert srv.admin("create-user", boss, "--admin", "--password-file",
+                     _password_file(tmp_path)).returncode == 0
+    token = srv.login(boss)["access_token"]
+    victim = MatrixUser(srv)
+    r = admin_call(srv, token, "POST", "/v1/send_server_notice",
+                   {"user_id": victim.user_id, "content": {"msgtype": "m.text", "body": "x"}})
+    assert_error(r, 500, "M_UNKNOWN")
+    body = MatrixUser(srv, token=squatter["access_token"], user_id=squatter["user_id"]).sync()
+    assert not body.get("rooms", {}).get("join"), body
+
+
+def test_spec_lock_and_suspend_endpoints_errors(server, admin_token):
+    """admin.yaml: "The user ID does not belong to the local server. The
+    errcode is M_INVALID_PARAM" (400); an unknown local user is 404."""
+    for kind in ("lock", "suspend"):
+        r = server.request("GET", f"/_matrix/client/v1/admin/{kind}/"
+                                  f"{user_path('@a:elsewhere.example')}", token=admin_token)
+        assert_error(r, 400, "M_INVALID_PARAM")
+        r = server.request("PUT", f"/_matrix/client/v1/admin/{kind}/"
+                                  f"{user_path(mxid(unique_name('ghost')))}",
+                           {"locked": True, "suspended": True}, token=admin_token)
+        assert_error(r, 404, "M_NOT_FOUND")
+        r = server.request("PUT", f"/_matrix/client/v1/admin/{kind}/"
+                                  f"{user_path(mxid(unique_name('ghost')))}",
+                           {kind: "yes"}, token=admin_token)
+        assert_error(r, 400, "M_BAD_JSON")
+
+
 def test_broadcast_reaches_every_user(server, admin_token):
     """Issue 5: "A broadcast of a server notice to every local user (the
     'reminder to all users' an operator sends after an incident)"."""
