@@ -13,7 +13,10 @@ static void usage(FILE *out)
 	      "         create-user NAME [--admin] [--password-file F]\n"
 	      "         list-users\n"
 	      "         reset-password NAME [--password-file F]\n"
-	      "         deactivate NAME [--erase]\n", out);
+	      "         deactivate NAME [--erase]\n"
+	      "       chappe audit (--config FILE | --data-dir DIR) verify\n"
+	      "       chappe audit (--config FILE | --data-dir DIR) exposure USER [--since T]\n"
+	      "         [--until T] [--format json|markdown|html] [--no-event-ids]\n", out);
 }
 
 int main(int argc, char **argv)
@@ -28,6 +31,8 @@ int main(int argc, char **argv)
 		return cli_check_config(argc - 1, argv + 1);
 	if (strcmp(argv[1], "admin") == 0)
 		return cli_admin(argc - 1, argv + 1);
+	if (strcmp(argv[1], "audit") == 0)
+		return cli_audit(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
 		usage(stdout);
 		return 0;

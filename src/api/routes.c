@@ -205,6 +205,8 @@ const struct route api_routes[] = {
 	ROW(PFX_SYNAPSE_ADMIN, HTTP_GET, "/v1/user/redact_status/{redactId}", api_admin_redact_status, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
 	ROW(PFX_SYNAPSE_ADMIN, HTTP_POST, "/v1/send_server_notice", api_admin_send_server_notice, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
 	ROW(PFX_SYNAPSE_ADMIN, HTTP_POST, "/v1/send_server_notice/broadcast", api_admin_broadcast_server_notice, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	/* access ledger: what one account was served (security/exposure.h) */
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_GET, "/v1/users/{userId}/exposure", api_admin_user_exposure, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
 	ROW(PFX_SYNAPSE_ADMIN, HTTP_GET, "/v1/rooms", api_admin_rooms_list, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
 	ROW(PFX_SYNAPSE_ADMIN, HTTP_GET, "/v1/rooms/{roomId}", api_admin_room_get, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
 	ROW(PFX_SYNAPSE_ADMIN, HTTP_GET, "/v1/rooms/{roomId}/members", api_admin_room_members, AUTH_ADMIN, RL_NONE, LEDGER_NONE),

@@ -192,4 +192,7 @@ void api_sessions_revoked(struct request *req, const char *user_id);
 int api_session_issue(struct request *req, const char *user_id, const char *device_id,
                       const char *display_name, bool with_refresh, json_t *out);
 
+/* access ledger: exposure report (admin_exposure.c) */
+void api_admin_user_exposure(struct request *req);
+
 #endif
