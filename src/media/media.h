@@ -132,9 +132,14 @@ uint64_t media_repo_bytes_committed(const struct media_repo *r);
 
 /* ---- thumbnails (media_thumb.c) -------------------------------------- */
 
-/* Largest image (width x height) we decode: 8192 x 8192. A header declaring
- * more is refused before any pixel is decoded (decompression bombs). */
-#define MEDIA_THUMB_MAX_PIXELS (UINT64_C(8192) * 8192)
+/* Largest image (width x height) we decode: 32 Mi pixels (Synapse's
+ * default max_image_pixels; 8192 x 4096). A header declaring more is
+ * refused before any pixel is decoded (decompression bombs). */
+#define MEDIA_THUMB_MAX_PIXELS (UINT64_C(32) * 1024 * 1024)
+/* Thumbnails decoded at once, process-wide: an interlaced PNG cannot be
+ * read sequentially, so one decode may hold the whole image (up to 128 MiB
+ * at the pixel bound); others wait their turn. */
+#define MEDIA_THUMB_CONCURRENCY 2
 
 enum media_thumb_result {
 	MEDIA_THUMB_OK = 0,

@@ -7,8 +7,9 @@
  *   vips_block_untrusted_set() blocks the loaders libvips itself marks
  *   untrusted);
  * - the header's dimensions must be within MEDIA_THUMB_MAX_PIXELS;
- * then decoding is sequential, fails on truncation, and the operation cache
- * is off, so each request's memory is bounded and released when it ends.
+ * then decoding is sequential, fails on truncation, the operation cache is
+ * off, and at most MEDIA_THUMB_CONCURRENCY decodes run at once, so memory
+ * is bounded and released when each request ends.
  * Only the first frame of an animation is thumbnailed (the spec's
  * animated=true is a preference: "SHOULD return an animated thumbnail if
  * possible and supported").
@@ -27,6 +28,27 @@
 
 static pthread_once_t thumb_once = PTHREAD_ONCE_INIT;
 static bool thumb_ready;
+static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t slot_cv = PTHREAD_COND_INITIALIZER;
+static int slots_used;
+
+/* At most MEDIA_THUMB_CONCURRENCY decodes at once (memory bound). */
+static void slot_take(void)
+{
+	pthread_mutex_lock(&slot_lock);
+	while (slots_used >= MEDIA_THUMB_CONCURRENCY)
+		pthread_cond_wait(&slot_cv, &slot_lock);
+	slots_used++;
+	pthread_mutex_unlock(&slot_lock);
+}
+
+static void slot_release(void)
+{
+	pthread_mutex_lock(&slot_lock);
+	slots_used--;
+	pthread_cond_signal(&slot_cv);
+	pthread_mutex_unlock(&slot_lock);
+}
 
 static void thumb_init(void)
 {
@@ -129,15 +151,19 @@ enum media_thumb_result media_thumb_make(const char *path, const struct media_th
 	 * "Servers MUST NOT upscale thumbnails under any circumstance." */
 	if (w <= sz->width && h <= sz->height)
 		return MEDIA_THUMB_ORIGINAL;
+	slot_take();
 	if (vips_thumbnail(path, &thumb, sz->width, "height", sz->height,
 	                   "size", VIPS_SIZE_DOWN,
 	                   "crop", sz->method == MEDIA_THUMB_CROP ? VIPS_INTERESTING_CENTRE
 	                                                         : VIPS_INTERESTING_NONE,
 	                   "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL) != 0) {
 		vips_error_clear();
-		return MEDIA_THUMB_BAD_IMAGE;
+		res = MEDIA_THUMB_BAD_IMAGE;
+	} else {
+		/* pixels are pulled here: the decode happens inside the slot */
+		res = thumb_encode(thumb, *out_type, out, out_len);
+		g_object_unref(thumb);
 	}
-	res = thumb_encode(thumb, *out_type, out, out_len);
-	g_object_unref(thumb);
+	slot_release();
 	return res;
 }

@@ -30,6 +30,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,6 +349,71 @@ static void test_thumb_make(void **state)
 	assert_null(out);
 }
 
+struct thumb_job {
+	const char *path;
+	enum media_thumb_result res;
+	int w, h;
+};
+
+static void *thumb_thread(void *arg)
+{
+	struct thumb_job *j = arg;
+	struct media_thumb_size crop = { 96, 96, MEDIA_THUMB_CROP };
+	unsigned char *out = NULL;
+	size_t len = 0;
+	const char *type;
+
+	j->res = media_thumb_make(j->path, &crop, &out, &len, &type);
+	if (j->res == MEDIA_THUMB_OK) {
+		VipsImage *img = vips_image_new_from_buffer(out, len, "", NULL);
+		if (img) {
+			j->w = vips_image_get_width(img);
+			j->h = vips_image_get_height(img);
+			g_object_unref(img);
+		}
+	}
+	free(out);
+	return NULL;
+}
+
+/* More requests than decode slots: all finish, all correct (no deadlock,
+ * no slot leaked by the error path, which runs in between). */
+static void test_thumb_concurrent(void **state)
+{
+	struct fixture *f = *state;
+	char png[128], bad[128];
+	struct thumb_job jobs[8];
+	pthread_t t[8];
+
+	snprintf(png, sizeof(png), "%s/c.png", f->dir);
+	snprintf(bad, sizeof(bad), "%s/bad.png", f->dir);
+	unsigned char buf[8192];
+	size_t n;
+	FILE *fp;
+
+	image_make(png, 400, 300);
+	/* truncated: its header passes, its decode fails inside a slot */
+	fp = fopen(png, "rb");
+	assert_non_null(fp);
+	n = fread(buf, 1, sizeof(buf), fp);
+	fclose(fp);
+	assert_true(n > 1000);
+	file_put(bad, buf, n / 2);
+	for (int i = 0; i < 8; i++) {
+		jobs[i] = (struct thumb_job){ i % 4 == 3 ? bad : png, MEDIA_THUMB_BAD_IMAGE, 0, 0 };
+		assert_int_equal(pthread_create(&t[i], NULL, thumb_thread, &jobs[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		if (i % 4 == 3) {
+			assert_int_equal(jobs[i].res, MEDIA_THUMB_BAD_IMAGE);
+		} else {
+			assert_int_equal(jobs[i].res, MEDIA_THUMB_OK);
+			assert_true(jobs[i].w == 96 && jobs[i].h == 96);
+		}
+	}
+}
+
 static void test_thumb_hostile(void **state)
 {
 	struct fixture *f = *state;
@@ -381,11 +447,14 @@ static void test_thumb_hostile(void **state)
 	assert_int_equal(media_thumb_make(garbage, &scale, &out, &len, &type), MEDIA_THUMB_BAD_IMAGE);
 	assert_int_equal(media_thumb_make(empty, &scale, &out, &len, &type), MEDIA_THUMB_BAD_IMAGE);
 	assert_int_equal(media_thumb_make(bomb, &scale, &out, &len, &type), MEDIA_THUMB_TOO_LARGE);
-	/* just within the bound is decoded (and found broken: no pixel data) */
-	png_header_only(bomb, 8192, 8192);
+	/* just within the bound (32 Mi pixels) is decoded, and found broken:
+	 * no pixel data */
+	png_header_only(bomb, 8192, 4096);
 	assert_int_equal(media_thumb_make(bomb, &scale, &out, &len, &type), MEDIA_THUMB_BAD_IMAGE);
-	png_header_only(bomb, 8193, 8192);
+	png_header_only(bomb, 8193, 4096);
 	assert_int_equal(media_thumb_make(bomb, &scale, &out, &len, &type), MEDIA_THUMB_TOO_LARGE);
+	png_header_only(bomb, 1, 0xffffffffu);        /* overflow-shaped dimensions */
+	assert_int_not_equal(media_thumb_make(bomb, &scale, &out, &len, &type), MEDIA_THUMB_OK);
 	assert_null(out);
 }
 
@@ -491,6 +560,7 @@ int main(void)
 		cmocka_unit_test(test_ssrf_classifier),
 		cmocka_unit_test_setup_teardown(test_thumb_make, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_thumb_hostile, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_thumb_concurrent, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_repo_commit_and_thumbnail, fixture_setup,
 		                                fixture_teardown),
 	};
