@@ -935,6 +935,15 @@ enum store_result store_device_list_changes(struct store *st, int64_t since, int
 /* The device-list stream's highest position (0 if none; -1 on failure). */
 int64_t store_device_list_stream_max(struct store *st);
 
+/* Who may see user_id's keys and whose keys user_id may see: user_id and
+ * the users who are members of a room user_id is a member of, joined or
+ * invited, at least one of the two joined (two invitees share nothing).
+ * Distinct, in byte order, at most STORE_SHARED_USERS_MAX (free with
+ * store_room_ids_free). */
+#define STORE_SHARED_USERS_MAX    100000
+enum store_result store_keys_shared_users(struct store *st, const char *user_id,
+                                          char ***users_out, size_t *n_out);
+
 /* ---- server-side key backup (key backup feature: store_key_backup.c,
  *      sqlite/sqlite_key_backup.c) ----------------------------------- */
 /*

@@ -217,6 +217,8 @@ struct store_backend {
 	enum store_result (*device_list_changes)(void *h, int64_t since, int64_t to,
 	                                         char ***users_out, size_t *n_out);
 	enum store_result (*device_list_stream_max)(void *h, int64_t *out);
+	enum store_result (*keys_shared_users)(void *h, const char *user_id, char ***users_out,
+	                                       size_t *n_out);
 
 	/* server-side key backup (store_key_backup.c): arguments, bounds and
 	 * distinct sessions checked by the front */

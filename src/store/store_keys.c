@@ -410,3 +410,37 @@ int64_t store_device_list_stream_max(struct store *st)
 		return -1;
 	return pos;
 }
+
+enum store_result store_keys_shared_users(struct store *st, const char *user_id,
+                                          char ***users_out, size_t *n_out)
+{
+	const struct store_backend *be;
+	enum store_result r;
+	bool valid = true, self = false;
+	void *h;
+
+	if (users_out != NULL)
+		*users_out = NULL;
+	if (n_out != NULL)
+		*n_out = 0;
+	if (st == NULL || users_out == NULL || n_out == NULL || !store_user_id_ok(user_id))
+		return store_refuse("argument to store_keys_shared_users");
+	be = store_backend_of(st, &h);
+	r = be->keys_shared_users(h, user_id, users_out, n_out);
+	for (size_t i = 0; r == STORE_OK && i < *n_out; i++) {
+		if (!store_user_id_ok((*users_out)[i]) ||
+		    (i > 0 && strcmp((*users_out)[i - 1], (*users_out)[i]) >= 0))
+			valid = false;
+		else if (strcmp((*users_out)[i], user_id) == 0)
+			self = true;
+	}
+	/* the user is always in their own set (unless the cap cut it off) */
+	r = store_loaded(r, valid && (self || *n_out == STORE_SHARED_USERS_MAX) &&
+	                 *n_out <= STORE_SHARED_USERS_MAX, "users sharing a room");
+	if (r != STORE_OK) {
+		store_room_ids_free(*users_out, *n_out);
+		*users_out = NULL;
+		*n_out = 0;
+	}
+	return r;
+}

@@ -134,6 +134,103 @@ static int64_t otk_count(struct store *st, const char *user, const char *device)
 	return n;
 }
 
+/* ---- rooms, for who shares a room (same minimal events as
+ * test_store_receipts.c: the store only needs the columns) ------------- */
+
+struct test_event {
+	struct store_event_new e;
+	char event_id[64];
+	char json[256];
+};
+
+static void ev_init(struct test_event *t, const char *event_id, const char *room_id,
+                    const char *type, const char *state_key, const char *sender)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->event_id, sizeof(t->event_id), "%s", event_id);
+	snprintf(t->json, sizeof(t->json), "{\"event_id\":\"%s\",\"room_id\":\"%s\"}",
+	         event_id, room_id);
+	t->e.event_id = t->event_id;
+	t->e.room_id = room_id;
+	t->e.type = type;
+	t->e.state_key = state_key;
+	t->e.sender = sender;
+	t->e.origin_ts = 1000;
+	t->e.depth = 1;
+	t->e.json = t->json;
+	t->e.json_len = strlen(t->json);
+}
+
+static void create_room(struct store *st, const char *room_id, const char *creator)
+{
+	struct store_room_new room = { room_id, "11", creator, 1000 };
+	struct test_event t[2];
+	struct store_event_new rows[2];
+	char id[64];
+
+	snprintf(id, sizeof(id), "$create-%s", room_id + 1);
+	ev_init(&t[0], id, room_id, "m.room.create", "", creator);
+	snprintf(id, sizeof(id), "$join-%s-%s", room_id + 1, creator + 1);
+	ev_init(&t[1], id, room_id, "m.room.member", creator, creator);
+	t[1].e.membership = "join";
+	rows[0] = t[0].e;
+	rows[1] = t[1].e;
+	assert_int_equal(store_events_persist(st, &room, rows, 2, NULL), STORE_OK);
+}
+
+static void member(struct store *st, const char *room_id, const char *user,
+                   const char *membership)
+{
+	static int seq;
+	struct test_event t;
+	char id[64];
+
+	snprintf(id, sizeof(id), "$m%d", ++seq);
+	ev_init(&t, id, room_id, "m.room.member", user, user);
+	t.e.membership = membership;
+	assert_int_equal(store_events_persist(st, NULL, &t.e, 1, NULL), STORE_OK);
+}
+
+/* The users viewer shares a room with, as "a;b;" */
+static void expect_shared(struct store *st, const char *viewer, const char *want)
+{
+	char got[1024] = "", **users;
+	size_t n;
+
+	assert_int_equal(store_keys_shared_users(st, viewer, &users, &n), STORE_OK);
+	for (size_t i = 0; i < n; i++) {
+		strcat(got, users[i]);
+		strcat(got, ";");
+	}
+	store_room_ids_free(users, n);
+	assert_string_equal(got, want);
+}
+
+#define CAROL "@carol:example.org"
+#define DAVE "@dave:example.org"
+
+/* keys_internal.h's rule: members of one room, joined or invited, one of
+ * the two joined; oneself always. */
+static void test_shared_users(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_shared(f->st, ALICE, ALICE ";");   /* no room: only oneself */
+	create_room(f->st, "!a:example.org", ALICE);
+	member(f->st, "!a:example.org", BOB, "invite");
+	member(f->st, "!a:example.org", CAROL, "invite");
+	member(f->st, "!a:example.org", DAVE, "leave");
+	expect_shared(f->st, ALICE, ALICE ";" BOB ";" CAROL ";");
+	/* two invitees share nothing: each sees only the joined inviter */
+	expect_shared(f->st, BOB, ALICE ";" BOB ";");
+	expect_shared(f->st, DAVE, DAVE ";");
+	member(f->st, "!a:example.org", BOB, "join");
+	expect_shared(f->st, CAROL, ALICE ";" BOB ";" CAROL ";");
+	member(f->st, "!a:example.org", BOB, "ban");
+	expect_shared(f->st, BOB, BOB ";");
+	expect_shared(f->st, ALICE, ALICE ";" CAROL ";");
+}
+
 /* ---- concurrent claims -------------------------------------------------- */
 
 #define CLAIM_THREADS 8
@@ -508,7 +605,7 @@ static void test_queries_use_indexes(void **state)
 		SQ_KEYS_OTK_COUNTS, SQ_KEYS_OTK_CLAIM, SQ_KEYS_FALLBACK_UPSERT,
 		SQ_KEYS_FALLBACK_CLAIM, SQ_KEYS_FALLBACK_UNUSED, SQ_KEYS_CHANGE_INSERT,
 		SQ_KEYS_CHANGES, SQ_KEYS_CHANGES_MAX, SQ_XSIGN_GET, SQ_XSIGN_MASTER_EXISTS,
-		SQ_XSIGN_UPSERT, SQ_KEYSIG_UPSERT, SQ_KEYSIG_GET,
+		SQ_XSIGN_UPSERT, SQ_KEYSIG_UPSERT, SQ_KEYSIG_GET, SQ_KEYS_SHARED_USERS,
 	};
 	struct sqlite_conn *c;
 	sqlite3 *db = NULL;
@@ -560,6 +657,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_device_list_changes_range, fixture_setup,
 		                                fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_claim_several, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_shared_users, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_queries_use_indexes, fixture_setup,
 		                                fixture_teardown),
 	};

@@ -24,37 +24,18 @@ static bool keys_membership_shares(const char *m)
 
 json_t *keys_shared_users(struct app *app, const char *user_id)
 {
-	struct store_membership_list ms = { 0 };
 	json_t *set = json_object();
-	size_t rooms = 0;
+	char **users = NULL;
+	size_t n = 0;
 
-	if (set == NULL || store_user_memberships(app->store, user_id, &ms) != STORE_OK)
-		goto err;
-	json_object_set_new(set, user_id, json_true());
-	for (size_t i = 0; i < ms.n && rooms < KEYS_ROOMS_MAX; i++) {
-		struct store_membership_list members = { 0 };
-		bool joined = strcmp(ms.items[i].membership, "join") == 0;
-		if (!keys_membership_shares(ms.items[i].membership))
-			continue;
-		rooms++;
-		if (store_room_members(app->store, ms.items[i].room_id, NULL, &members) != STORE_OK)
-			goto err;
-		/* one of the two must be joined: two invitees of a room share
-		 * nothing yet (else anyone could invite a stranger to a room of
-		 * their own and "share" it with every other invitee) */
-		for (size_t j = 0; j < members.n; j++) {
-			const char *m = members.items[j].membership;
-			if (strcmp(m, "join") == 0 || (joined && strcmp(m, "invite") == 0))
-				json_object_set_new(set, members.items[j].user_id, json_true());
-		}
-		store_membership_list_clear(&members);
+	if (set == NULL || store_keys_shared_users(app->store, user_id, &users, &n) != STORE_OK) {
+		json_decref(set);
+		return NULL;
 	}
-	store_membership_list_clear(&ms);
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(set, users[i], json_true());
+	store_room_ids_free(users, n);
 	return set;
-err:
-	store_membership_list_clear(&ms);
-	json_decref(set);
-	return NULL;
 }
 
 void keys_notify_change(struct app *app, const char *user_id)

@@ -273,6 +273,7 @@ const struct store_backend store_backend_sqlite = {
 	.key_signatures_get = sqlite_key_signatures_get,
 	.device_list_changes = sqlite_device_list_changes,
 	.device_list_stream_max = sqlite_device_list_stream_max,
+	.keys_shared_users = sqlite_keys_shared_users,
 
 	/* server-side key backup */
 	.backup_version_create = sqlite_backup_version_create,

@@ -508,6 +508,17 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 	[SQ_KEYSIG_GET] =
 		"SELECT target_key_id, signer_user, signer_key_id, signature FROM key_signatures "
 		"WHERE target_user = ?1 ORDER BY target_key_id, signer_user, signer_key_id LIMIT 10000",
+	/* ?1's rooms (joined or invited) through current_state_member, then
+	 * their members by the primary key; one of each pair joined */
+	[SQ_KEYS_SHARED_USERS] =
+		"SELECT ?1 UNION SELECT c2.state_key FROM current_state AS c1 "
+		"JOIN memberships AS m1 ON m1.stream = c1.stream "
+		"JOIN current_state AS c2 ON c2.room_id = c1.room_id AND c2.type = 'm.room.member' "
+		"JOIN memberships AS m2 ON m2.stream = c2.stream "
+		"WHERE c1.type = 'm.room.member' AND c1.state_key = ?1 "
+		"AND m1.membership IN ('join', 'invite') AND m2.membership IN ('join', 'invite') "
+		"AND (m1.membership = 'join' OR m2.membership = 'join') "
+		"ORDER BY 1 LIMIT ?2",
 
 	/* ---- server-side key backup (sqlite_key_backup.c) ----
 	 * Version rows load as (version, algorithm, auth_data, etag, count,

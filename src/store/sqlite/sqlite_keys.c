@@ -723,3 +723,41 @@ enum store_result sqlite_device_list_stream_max(void *h, int64_t *out)
 	sqlite_stmt_put(c, SQ_KEYS_CHANGES_MAX, stmt);
 	return r;
 }
+
+enum store_result sqlite_keys_shared_users(void *h, const char *user_id, char ***users_out,
+                                           size_t *n_out)
+{
+	struct sqlite_conn *c = sqlite_reader_get(h);
+	enum store_result r = STORE_ERROR;
+	sqlite3_stmt *stmt;
+	char **users = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	if (c == NULL || (stmt = sqlite_stmt_get(c, SQ_KEYS_SHARED_USERS)) == NULL)
+		return STORE_ERROR;
+	if (sqlite_bind_text(stmt, 1, user_id) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 2, STORE_SHARED_USERS_MAX) != SQLITE_OK)
+		goto out;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		char **grown = sqlite_keys_grow(users, n, &cap, sizeof(*grown),
+		                                STORE_SHARED_USERS_MAX);
+		if (grown == NULL)
+			goto out;
+		users = grown;
+		if (sqlite_col_text(stmt, 0, false, STORE_USER_ID_MAX, &users[n]) != 0)
+			goto out;
+		n++;
+	}
+	r = rc == SQLITE_DONE ? STORE_OK : sqlite_result_of(c, rc, "users sharing a room");
+out:
+	sqlite_stmt_put(c, SQ_KEYS_SHARED_USERS, stmt);
+	if (r != STORE_OK) {
+		store_room_ids_free(users, n);
+		users = NULL;
+		n = 0;
+	}
+	*users_out = users;
+	*n_out = n;
+	return r;
+}

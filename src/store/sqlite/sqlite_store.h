@@ -179,6 +179,7 @@ enum sqlite_stmt_id {
 	SQ_XSIGN_UPSERT,
 	SQ_KEYSIG_UPSERT,
 	SQ_KEYSIG_GET,
+	SQ_KEYS_SHARED_USERS,
 
 	/* server-side key backup (sqlite_key_backup.c) */
 	SQ_BACKUP_VERSION_INSERT,
@@ -524,6 +525,8 @@ enum store_result sqlite_key_signatures_get(void *h, const char *target_user,
 enum store_result sqlite_device_list_changes(void *h, int64_t since, int64_t to,
                                              char ***users_out, size_t *n_out);
 enum store_result sqlite_device_list_stream_max(void *h, int64_t *out);
+enum store_result sqlite_keys_shared_users(void *h, const char *user_id, char ***users_out,
+                                           size_t *n_out);
 
 /* ---- server-side key backup (sqlite_key_backup.c) --------------------- */
 
