@@ -35,6 +35,10 @@ const struct route api_routes[] = {
 	ROW(PFX_CLIENT, HTTP_GET, "/register/available", api_register_available, AUTH_NONE, RL_REGISTER, LEDGER_NONE),
 	ROW(PFX_SYNAPSE_ADMIN, HTTP_GET, "/v1/register", api_admin_register_nonce, AUTH_NONE, RL_REGISTER, LEDGER_NONE),
 	ROW(PFX_SYNAPSE_ADMIN, HTTP_POST, "/v1/register", api_admin_register, AUTH_NONE, RL_NONE, LEDGER_NONE),
+	/* per-user rate-limit overrides (Synapse's admin API; the benchmarks use it) */
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_GET, "/v1/users/{userId}/override_ratelimit", api_admin_ratelimit_override_get, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_POST, "/v1/users/{userId}/override_ratelimit", api_admin_ratelimit_override_set, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
+	ROW(PFX_SYNAPSE_ADMIN, HTTP_DELETE, "/v1/users/{userId}/override_ratelimit", api_admin_ratelimit_override_delete, AUTH_ADMIN, RL_NONE, LEDGER_NONE),
 
 	/* account */
 	ROW(PFX_CLIENT, HTTP_GET, "/account/whoami", api_whoami, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),

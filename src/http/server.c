@@ -17,6 +17,7 @@
 
 #include "http/auth.h"
 #include "http/ratelimit.h"
+#include "store/store.h"
 #include "http/request_internal.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -285,10 +286,30 @@ static enum MHD_Result query_arg_check(void *cls, enum MHD_ValueKind kind, const
 	return *bad ? MHD_NO : MHD_YES;
 }
 
+/* The RL_CLIENT limit of one user: the server's, unless an admin set an
+ * override (Synapse's override_ratelimit). false: the user has no limit
+ * (an override of 0 messages per second, Synapse's meaning). A store error
+ * keeps the server's limit: failing open would lift limits on a bad disk. */
+static bool client_rate_of(struct http_server *srv, const char *user_id, struct http_rate *out)
+{
+	struct store_ratelimit_override ov;
+
+	*out = srv->opts.rate_client;
+	if (store_ratelimit_override_get(srv->opts.store, user_id, &ov) != STORE_OK)
+		return true;
+	if (ov.messages_per_second == 0)
+		return false;
+	out->per_second = (double)ov.messages_per_second;
+	/* a bucket of 0 would refuse everything: at least one request */
+	out->burst = ov.burst_count > 0 ? (uint32_t)ov.burst_count : 1;
+	return true;
+}
+
 static void exchange_dispatch(struct http_server *srv, struct exchange *ex)
 {
 	struct request *req = &ex->req;
 	const struct route *rt = req->route;
+	struct http_rate rate;
 	bool bad_query = false;
 
 	if (ex->too_large) {
@@ -306,12 +327,13 @@ static void exchange_dispatch(struct http_server *srv, struct exchange *ex)
 	}
 	if (!ex->authed && http_authenticate(req, srv->opts.store, rt->auth) != 0)
 		return;
-	if (rt->ratelimit == RL_CLIENT && req->auth.present) {
+	if (rt->ratelimit == RL_CLIENT && req->auth.present &&
+	    client_rate_of(srv, req->auth.user_id, &rate)) {
 		char key[300];
 		int64_t wait;
 		snprintf(key, sizeof(key), "client:%s", req->auth.user_id);
-		wait = ratelimit_take(srv->opts.ratelimiter, key, srv->opts.rate_client.per_second,
-		                      srv->opts.rate_client.burst, time_mono_ms());
+		wait = ratelimit_take(srv->opts.ratelimiter, key, rate.per_second, rate.burst,
+		                      time_mono_ms());
 		if (wait > 0) {
 			res_ratelimited(req, wait);
 			return;

@@ -1243,4 +1243,27 @@ enum store_result store_ledger_purge_point(struct store *st, int64_t before_ts,
  * STORE_CONFLICT if that row is not there with that hash. */
 enum store_result store_ledger_purge(struct store *st, const struct store_ledger_mark *upto);
 
+
+/* ---- rate-limit overrides (store_ratelimit.c, sqlite/sqlite_ratelimit.c) -- */
+
+/* Synapse's admin API /_synapse/admin/v1/users/{userId}/override_ratelimit:
+ * a user's own limit for the per-user request bucket (RL_CLIENT).
+ * messages_per_second 0 means no limit at all (Synapse's meaning, whatever
+ * burst_count says). Both are integers 0..STORE_RATELIMIT_OVERRIDE_MAX. */
+#define STORE_RATELIMIT_OVERRIDE_MAX 2147483647
+
+struct store_ratelimit_override {
+	int64_t messages_per_second;
+	int64_t burst_count;
+};
+
+/* STORE_NOT_FOUND when the user has no override (the server's limits apply). */
+enum store_result store_ratelimit_override_get(struct store *st, const char *user_id,
+                                               struct store_ratelimit_override *out);
+/* Insert or replace the user's override. */
+enum store_result store_ratelimit_override_set(struct store *st, const char *user_id,
+                                               const struct store_ratelimit_override *o);
+/* STORE_NOT_FOUND when there was none. */
+enum store_result store_ratelimit_override_delete(struct store *st, const char *user_id);
+
 #endif

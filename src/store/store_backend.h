@@ -270,6 +270,13 @@ struct store_backend {
 	enum store_result (*redaction_job_get)(void *h, const char *redact_id,
 	                                       struct store_redaction_job *out);
 
+	/* rate-limit overrides (store_ratelimit.c): values checked by the front */
+	enum store_result (*ratelimit_override_get)(void *h, const char *user_id,
+	                                            struct store_ratelimit_override *out);
+	enum store_result (*ratelimit_override_set)(void *h, const char *user_id,
+	                                            const struct store_ratelimit_override *o);
+	enum store_result (*ratelimit_override_delete)(void *h, const char *user_id);
+
 	/* access ledger (store_ledger.c): rows and marks checked by the front */
 	enum store_result (*ledger_append)(void *h, const struct store_ledger_row *rows, size_t n);
 	enum store_result (*ledger_marks)(void *h, struct store_ledger_mark *head,

@@ -36,6 +36,10 @@ void api_register(struct request *req);
 void api_register_available(struct request *req);
 void api_admin_register_nonce(struct request *req);
 void api_admin_register(struct request *req);
+/* ratelimit_override.c: Synapse's admin API override_ratelimit */
+void api_admin_ratelimit_override_get(struct request *req);
+void api_admin_ratelimit_override_set(struct request *req);
+void api_admin_ratelimit_override_delete(struct request *req);
 
 /* account.c */
 void api_whoami(struct request *req);

@@ -450,6 +450,15 @@ static const char *const sqlite_migrations[] = {
 	"  checkpoint_hash BLOB NOT NULL"
 	");"
 	"INSERT INTO ledger_marks VALUES (1, 0, zeroblob(32), 0, zeroblob(32));",
+
+	/* 14: per-user rate-limit overrides (Synapse's admin API
+	 * override_ratelimit, sqlite_ratelimit.c). Read on every rate-limited
+	 * request: one primary-key probe. */
+	"CREATE TABLE ratelimit_overrides ("
+	"  user_id TEXT PRIMARY KEY,"
+	"  messages_per_second INTEGER NOT NULL CHECK (messages_per_second >= 0),"
+	"  burst_count INTEGER NOT NULL CHECK (burst_count >= 0)"
+	") WITHOUT ROWID;",
 };
 
 const int sqlite_migration_count =

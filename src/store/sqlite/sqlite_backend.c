@@ -301,6 +301,11 @@ const struct store_backend store_backend_sqlite = {
 	.redaction_job_put = sqlite_redaction_job_put,
 	.redaction_job_get = sqlite_redaction_job_get,
 
+	/* rate-limit overrides */
+	.ratelimit_override_get = sqlite_ratelimit_override_get,
+	.ratelimit_override_set = sqlite_ratelimit_override_set,
+	.ratelimit_override_delete = sqlite_ratelimit_override_delete,
+
 	/* access ledger */
 	.ledger_append = sqlite_ledger_append,
 	.ledger_marks = sqlite_ledger_marks,

@@ -615,6 +615,15 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 	[SQ_REDACTION_JOB_GET] =
 		"SELECT redact_id, user_id, status, failed, created_ts FROM admin_redactions "
 		"WHERE redact_id = ?1",
+
+	/* ---- rate-limit overrides (sqlite_ratelimit.c) ---- */
+	[SQ_RATELIMIT_OVERRIDE_GET] =
+		"SELECT messages_per_second, burst_count FROM ratelimit_overrides WHERE user_id = ?1",
+	[SQ_RATELIMIT_OVERRIDE_SET] =
+		"INSERT INTO ratelimit_overrides (user_id, messages_per_second, burst_count) "
+		"VALUES (?1, ?2, ?3) ON CONFLICT (user_id) DO UPDATE SET "
+		"messages_per_second = excluded.messages_per_second, burst_count = excluded.burst_count",
+	[SQ_RATELIMIT_OVERRIDE_DELETE] = "DELETE FROM ratelimit_overrides WHERE user_id = ?1",
 };
 
 /* Settings of the writer connection. synchronous=FULL in WAL mode syncs

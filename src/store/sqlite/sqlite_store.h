@@ -215,6 +215,11 @@ enum sqlite_stmt_id {
 	SQ_REDACTION_JOB_INSERT,
 	SQ_REDACTION_JOB_GET,
 
+	/* rate-limit overrides (sqlite_ratelimit.c) */
+	SQ_RATELIMIT_OVERRIDE_GET,
+	SQ_RATELIMIT_OVERRIDE_SET,
+	SQ_RATELIMIT_OVERRIDE_DELETE,
+
 	SQ_COUNT
 };
 
@@ -561,6 +566,14 @@ enum store_result sqlite_media_usage(void *h, const char *user_id, int64_t now_m
 enum store_result sqlite_media_quarantine(void *h, const char *const *ids, size_t n,
                                           const char *user_id, const char *by,
                                           int64_t *changed);
+
+/* ---- rate-limit overrides (sqlite_ratelimit.c) ------------------------ */
+
+enum store_result sqlite_ratelimit_override_get(void *h, const char *user_id,
+                                                struct store_ratelimit_override *out);
+enum store_result sqlite_ratelimit_override_set(void *h, const char *user_id,
+                                                const struct store_ratelimit_override *o);
+enum store_result sqlite_ratelimit_override_delete(void *h, const char *user_id);
 
 /* ---- incident response: lock, suspend, server notices, admin (sqlite_admin.c) */
 
