@@ -546,15 +546,19 @@ def test_rooms_list_details_members_shutdown(server, admin_token):
     assert sorted(r.json["kicked_users"]) == sorted([owner.user_id, guest.user_id])
     assert r.json["failed_to_kick_users"] == []
     assert r.json["local_aliases"] == [f"#{alias_name}:localhost"]
+    assert r.json["closed_by"] == owner.user_id
     assert admin_call(server, admin_token, "GET",
                       f"/v1/rooms/{room_path(room_id)}/members").json["members"] == []
     pub = guest.call("GET", "publicRooms").json
     assert room_id not in [c["room_id"] for c in pub["chunk"]]
     r = guest.call("GET", f"directory/room/{room_path('#' + alias_name + ':localhost')}")
     assert_error(r, 404, "M_NOT_FOUND")
-    # the guest is out: it can no longer post there
+    # the guest is out: it can no longer post there, nor come back to the
+    # history of what was a public room
     assert_error(guest.call("PUT", f"rooms/{room_path(room_id)}/send/m.room.message/z",
                             {"msgtype": "m.text", "body": "x"}), 403, "M_FORBIDDEN")
+    assert_error(guest.membership(room_id, "join"), 403, "M_FORBIDDEN")
+    assert_error(MatrixUser(server).membership(room_id, "join"), 403, "M_FORBIDDEN")
 
 
 # ---- the CLI -----------------------------------------------------------------------

@@ -44,10 +44,13 @@ json_t *admin_room_json(struct app *app, const char *room_id, bool details);
 /* Every room, as admin_room_json entries, at most ADMIN_ROOMS_MAX. */
 json_t *admin_rooms_all(struct app *app);
 
-/* Shut a room down: every local member (joined, invited, knocking) is
- * made to leave, the room is taken out of the public directory and its
- * aliases deleted. Returns Synapse's {"kicked_users", "failed_to_kick_users",
- * "local_aliases", "new_room_id": null}, or NULL if the room is unknown. */
+/* Shut a room down: its join rule becomes "invite" (set by the local
+ * member with the most power, if one may), every local member (joined,
+ * invited, knocking) is made to leave, the room is taken out of the public
+ * directory and its aliases deleted. Returns Synapse's {"kicked_users",
+ * "failed_to_kick_users", "local_aliases", "new_room_id": null} plus
+ * "closed_by" (who set the join rule, or null), or NULL if the room is
+ * unknown. */
 json_t *admin_room_shutdown(struct app *app, const char *room_id);
 
 /* Make user_id leave every room they are joined to, invited to or knocking

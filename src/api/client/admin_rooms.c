@@ -327,11 +327,47 @@ static void admin_room_evict(struct app *app, const char *room_id, json_t *kicke
 	store_membership_list_clear(&l);
 }
 
+/* Close the room before everyone leaves: a shut-down public room must not
+ * take the next joiner back to its history. The join rule becomes
+ * "invite", set by the local member with the most power, if one may. The
+ * user who set it (malloc'd), or NULL when nobody could. */
+static char *admin_room_close(struct app *app, const char *room_id)
+{
+	struct store_membership_list l = { 0 };
+	int64_t need = events_required_level(app->events, room_id, "m.room.join_rules", true);
+	int64_t best = -1;
+	const char *closer = NULL;
+	struct event_spec spec = { "m.room.join_rules", "", NULL, NULL };
+	struct event_error err;
+	char *event_id = NULL, *out = NULL;
+
+	if (need < 0 || store_room_members(app->store, room_id, "join", &l) != STORE_OK)
+		return NULL;
+	for (size_t i = 0; i < l.n; i++) {
+		int64_t pl = events_power_level(app->events, room_id, l.items[i].user_id);
+		if (pl >= need && pl > best) {
+			best = pl;
+			closer = l.items[i].user_id;
+		}
+	}
+	spec.content = json_pack("{s:s}", "join_rule", "invite");
+	if (closer && spec.content &&
+	    events_send(app->events, room_id, closer, &spec, NULL, NULL, &event_id, &err) == 0)
+		out = strdup(closer);
+	else if (closer)
+		log_warn("admin: shutdown of %s: could not close it: %s", room_id,
+		         spec.content ? err.message : "out of memory");
+	json_decref(spec.content);
+	free(event_id);
+	store_membership_list_clear(&l);
+	return out;
+}
+
 json_t *admin_room_shutdown(struct app *app, const char *room_id)
 {
 	struct store_room room = { 0 };
-	json_t *kicked = json_array(), *failed = json_array(), *aliases = json_array();
-	char **ids = NULL;
+	json_t *kicked = json_array(), *failed = json_array(), *aliases = json_array(), *out;
+	char **ids = NULL, *closed_by = NULL;
 	size_t n = 0;
 
 	if (store_room_get(app->store, room_id, &room) != STORE_OK || !kicked || !failed ||
@@ -343,6 +379,7 @@ json_t *admin_room_shutdown(struct app *app, const char *room_id)
 		return NULL;
 	}
 	store_room_clear(&room);
+	closed_by = admin_room_close(app, room_id);
 	admin_room_evict(app, room_id, kicked, failed);
 	/* out of the public directory, and no alias leads to it any more */
 	if (store_room_set_published(app->store, room_id, false) != STORE_OK)
@@ -355,8 +392,12 @@ json_t *admin_room_shutdown(struct app *app, const char *room_id)
 	}
 	log_warn("admin: room %s shut down: %zu left, %zu stayed, %zu aliases deleted", room_id,
 	         json_array_size(kicked), json_array_size(failed), json_array_size(aliases));
-	return json_pack("{s:o,s:o,s:o,s:n}", "kicked_users", kicked, "failed_to_kick_users",
-	                 failed, "local_aliases", aliases, "new_room_id");
+	/* Synapse's fields, and ours: who closed the room to new joins */
+	out = json_pack("{s:o,s:o,s:o,s:n,s:o}", "kicked_users", kicked, "failed_to_kick_users",
+	                failed, "local_aliases", aliases, "new_room_id", "closed_by",
+	                closed_by ? json_string(closed_by) : json_null());
+	free(closed_by);
+	return out;
 }
 
 void api_admin_room_delete(struct request *req)
@@ -367,8 +408,10 @@ void api_admin_room_delete(struct request *req)
 	if (!room_id || !(body = req_json_object(req, true)))
 		return;
 	/* block, purge and new_room_user_id are accepted and not acted on:
-	 * the room's events stay (for the exposure report) and no
-	 * replacement room is made; see docs/incident-response.md. */
+	 * the room's events stay (an exposure report after an incident needs
+	 * them) and no replacement room is made. The room is closed to new
+	 * joins by its join rule instead of a block list (see
+	 * admin_room_close). */
 	if (!(out = admin_room_shutdown(APP(req), room_id))) {
 		res_error(req, 500, "M_UNKNOWN", "Could not shut the room down");
 		return;
