@@ -17,4 +17,5 @@ deps_install() {
 # What building and running the server needs.
 BUILD_PACKAGES=(gcc pkg-config meson ninja-build libmicrohttpd-dev libjansson-dev
 	libsodium-dev libsqlite3-dev libcyaml-dev libyaml-dev uthash-dev libgnutls28-dev
-	libcmocka-dev libvips-dev libmagic-dev)
+	libcmocka-dev libvips-dev libmagic-dev
+	libcurl4-gnutls-dev)   # chappe-bench (bench/), the load generator

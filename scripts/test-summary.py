@@ -8,7 +8,9 @@ import xml.etree.ElementTree as ET
 
 def main(folder):
     passed = failed = skipped = 0
-    for path in glob.glob(os.path.join(folder, "build.txt")):
+    # build.txt: one line per build; bench-*.txt: the benchmark smoke
+    for path in glob.glob(os.path.join(folder, "build.txt")) + \
+            glob.glob(os.path.join(folder, "bench-*.txt")):
         for line in open(path):
             name, result = line.split()
             if result == "OK":
