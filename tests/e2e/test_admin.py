@@ -268,26 +268,37 @@ def test_lock_ends_long_poll_at_once_and_refuses_everything(server, admin_token)
     SHOULD NOT invalidate access tokens on locked accounts")."""
     user = MatrixUser(server)
     room_id = user.create_room()
-    since = user.sync()["next_batch"]
-    result = {}
+    up = server.request("POST", "/_matrix/media/v3/upload", b"leaked file", token=user.token,
+                        headers={"Content-Type": "text/plain"})
+    assert up.status == 200, up
+    media_path = "/_matrix/client/v1/media/download/" + up.json["content_uri"][len("mxc://"):]
+    assert server.request("GET", media_path, token=user.token).body == b"leaked file"
+    # two sessions, each with a parked long-poll
+    laptop = MatrixUser(server, token=server.login(user.name)["access_token"],
+                        user_id=user.user_id)
+    results = {}
 
-    def long_poll():
+    def long_poll(who, session):
+        since = session.sync()["next_batch"]
         t0 = time.monotonic()
-        result["r"] = user.call("GET", "sync", query={"since": since, "timeout": "30000"},
-                                timeout=60)
-        result["elapsed"] = time.monotonic() - t0
+        results[who] = (session.call("GET", "sync", query={"since": since, "timeout": "30000"},
+                                     timeout=60), time.monotonic() - t0)
 
-    t = threading.Thread(target=long_poll)
-    t.start()
-    time.sleep(0.5)  # parked
+    threads = [threading.Thread(target=long_poll, args=(w, s))
+               for w, s in (("phone", user), ("laptop", laptop))]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)  # parked
     r = admin_call(server, admin_token, "PUT", f"/v2/users/{user_path(user.user_id)}",
                    {"locked": True})
     assert r.status == 200 and r.json["locked"] is True, r
-    t.join(20)
-    assert not t.is_alive()
-    assert_error(result["r"], 401, "M_USER_LOCKED")
-    assert result["r"].json["soft_logout"] is True
-    assert result["elapsed"] < 5, f"the long-poll lasted {result['elapsed']:.1f} s"
+    for t in threads:
+        t.join(20)
+        assert not t.is_alive()
+    for who, (resp, elapsed) in results.items():
+        assert_error(resp, 401, "M_USER_LOCKED")
+        assert resp.json["soft_logout"] is True
+        assert elapsed < 5, f"the {who} long-poll lasted {elapsed:.1f} s"
 
     rp = room_path(room_id)
     for method, endpoint, body in [
@@ -301,8 +312,10 @@ def test_lock_ends_long_poll_at_once_and_refuses_everything(server, admin_token)
         r = user.call(method, endpoint, body)
         assert_error(r, 401, "M_USER_LOCKED")
         assert r.json.get("soft_logout") is True, (endpoint, r)
-    r = server.request("GET", "/_matrix/client/v1/media/config", token=user.token)
-    assert_error(r, 401, "M_USER_LOCKED")
+    for path in ("/_matrix/client/v1/media/config", media_path):
+        r = server.request("GET", path, token=user.token)
+        assert_error(r, 401, "M_USER_LOCKED")
+        assert b"leaked file" not in r.body
     # the spec's own lock endpoint reports it
     r = server.request("GET", f"/_matrix/client/v1/admin/lock/{user_path(user.user_id)}",
                        token=admin_token)
@@ -313,7 +326,8 @@ def test_lock_ends_long_poll_at_once_and_refuses_everything(server, admin_token)
                        {"locked": False}, token=admin_token)
     assert r.status == 200, r
     assert user.call("GET", "account/whoami").status == 200
-    assert user.sync(since)["next_batch"]
+    assert laptop.sync()["next_batch"]
+    assert server.request("GET", media_path, token=user.token).body == b"leaked file"
 
     # and logout stays open to a locked account
     admin_call(server, admin_token, "PUT", f"/v2/users/{user_path(user.user_id)}",
