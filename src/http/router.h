@@ -62,6 +62,7 @@ enum route_ledger {
 	LEDGER_SEARCH,           /* server-side search results (search feature) */
 	LEDGER_MEDIA,            /* media downloads and thumbnails (media feature;
 	                          * each one recorded by served_media()) */
+	LEDGER_KEY_QUERY,        /* device keys asked for (access ledger: served_key_query) */
 };
 
 /* How the server takes a request body; either way it is bounded while it
