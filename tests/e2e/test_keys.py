@@ -647,3 +647,25 @@ def test_invitees_share_nothing_with_each_other(server):
     # the invitee sees the joined members of the room she is invited to
     assert list(_query(alice.user, [mallory.user.user_id])["device_keys"][
         mallory.user.user_id]) == [mallory.user.device_id]
+
+
+def test_racing_first_cross_signing_uploads(server):
+    """Only the very first upload goes without UIA: of eight racing "first"
+    uploads of different keys, one wins and the others must authenticate."""
+    dev = _new_device(server)
+    bodies = [CrossSigning(dev.user).body() for _ in range(8)]
+    results = [None] * 8
+
+    def upload(i):
+        results[i] = dev.user.call("POST", "keys/device_signing/upload", bodies[i])
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [i for i, r in enumerate(results) if r.status == 200]
+    assert len(winners) == 1, [r.status for r in results]
+    assert all(r.status == 401 and "flows" in r.json for r in results if r.status != 200)
+    got = _query(dev.user, [dev.user.user_id])["master_keys"][dev.user.user_id]
+    assert got["keys"] == bodies[winners[0]]["master_key"]["keys"]

@@ -132,8 +132,14 @@ void api_keys_device_signing_upload(struct request *req)
 	                            (const char *const *)u.json, (const char *const *)u.pub, first,
 	                            &pos);
 	if (r == STORE_CONFLICT) {
-		/* another upload set a master key meanwhile: replacing it needs UIA */
-		uia_require(req, json_object(), "device_signing", req->auth.user_id, UIA_PASSWORD);
+		/* another upload set a master key meanwhile: replacing it needs
+		 * UIA, so offer it (a body without auth opens a session) */
+		json_t *no_auth = json_object();
+		if (no_auth)
+			uia_require(req, no_auth, "device_signing", req->auth.user_id, UIA_PASSWORD);
+		else
+			res_error(req, 500, "M_UNKNOWN", "Out of memory");
+		json_decref(no_auth);
 		goto out;
 	}
 	if (r != STORE_OK) {
