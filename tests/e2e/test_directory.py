@@ -497,12 +497,15 @@ def test_canonical_alias_must_point_to_the_room(server):
     assert_error(put({"alt_aliases": "not a list"}), 400, "M_INVALID_PARAM")
 
     second = f"#ca2_{tag}:{SERVER_NAME}"
-    r = alice.call("PUT", alias_path(second), {"room_id": room})
+    bob = MatrixUser(server)
+    bob.join(room)
+    r = bob.call("PUT", alias_path(second), {"room_id": room})
     assert r.status == 200, r
     r = put({"alias": mine, "alt_aliases": [second]})
     assert r.status == 200, r
-    # Already present in the state: not checked again, even once deleted.
-    r = alice.call("DELETE", alias_path(second))
+    # Already present in the state: not checked again, even once deleted
+    # (by bob, who may not update the event, so it still lists it).
+    r = bob.call("DELETE", alias_path(second))
     assert r.status == 200, r
     r = put({"alias": second, "alt_aliases": [mine]})
     assert r.status == 200, r
@@ -511,3 +514,43 @@ def test_canonical_alias_must_point_to_the_room(server):
     assert r.status == 200, r
     r = alice.call("GET", f"rooms/{room_path(room)}/state/m.room.canonical_alias")
     assert r.status == 200 and r.json == {}, r
+
+
+def test_deleting_an_alias_updates_the_canonical_alias(server):
+    """DELETE /directory/room/{roomAlias}: "Servers may choose to update the
+    alt_aliases for the m.room.canonical_alias state event in the room when
+    an alias is removed. Servers which choose to update the canonical alias
+    event are recommended to ... delete the alias and return a successful
+    response even if the user does not have permission to update the
+    m.room.canonical_alias event." (directory.yaml)"""
+    tag = secrets.token_hex(4)
+    alice, carol = MatrixUser(server), MatrixUser(server)
+    room = alice.create_room(preset="public_chat", room_alias_name=f"main_{tag}")
+    carol.join(room)
+    main, alt, carols = (f"#{n}_{tag}:{SERVER_NAME}" for n in ("main", "alt", "carol"))
+    for user, alias in ((alice, alt), (carol, carols)):
+        r = user.call("PUT", alias_path(alias), {"room_id": room})
+        assert r.status == 200, r
+    r = alice.put_state(room, "m.room.canonical_alias",
+                        {"alias": main, "alt_aliases": [alt, carols]})
+    assert r.status == 200, r
+
+    def canonical():
+        r = alice.call("GET", f"rooms/{room_path(room)}/state/m.room.canonical_alias")
+        assert r.status == 200, r
+        return r.json
+
+    # carol created her alias but may not send m.room.canonical_alias:
+    # the alias goes, the event stays as it was.
+    r = carol.call("DELETE", alias_path(carols))
+    assert r.status == 200, r
+    assert canonical() == {"alias": main, "alt_aliases": [alt, carols]}
+    # the room admin's deletes update the event
+    r = alice.call("DELETE", alias_path(alt))
+    assert r.status == 200, r
+    assert canonical() == {"alias": main, "alt_aliases": [carols]}
+    r = alice.call("DELETE", alias_path(main))
+    assert r.status == 200, r
+    assert canonical() == {"alt_aliases": [carols]}
+    listing = public_rooms(alice, {"filter": {"generic_search_term": tag}})
+    assert all("canonical_alias" not in e for e in listing["chunk"]), listing

@@ -13,8 +13,11 @@
 #include "events/events.h"
 #include "store/store.h"
 #include "util/ids.h"
+#include "util/log.h"
 
 #define ROOM_ALIASES_MAX 1000   /* aliases listed for one room */
+
+static void canonical_alias_drop(struct request *req, const char *room_id, const char *alias);
 
 static pthread_mutex_t directory_alias_mutex = PTHREAD_MUTEX_INITIALIZER;
 
@@ -257,8 +260,10 @@ void api_directory_alias_delete(struct request *req)
 		goto out;
 	}
 	r = store_alias_delete(app->store, alias);
-	if (r == STORE_OK)
+	if (r == STORE_OK) {
+		canonical_alias_drop(req, room_id, alias);
 		res_json(req, 200, NULL);
+	}
 	else if (r == STORE_NOT_FOUND)   /* deleted by someone else meanwhile */
 		res_error(req, 404, "M_NOT_FOUND", "Room alias %s not found", alias);
 	else
@@ -284,6 +289,47 @@ static bool canonical_lists(json_t *content, const char *alias)
 			return true;
 	}
 	return false;
+}
+
+/* After a delete: take the alias out of the room's m.room.canonical_alias,
+ * sent as the deleting user. "Servers which choose to update the canonical
+ * alias event are recommended to, in addition to their other relevant
+ * permission checks, delete the alias and return a successful response
+ * even if the user does not have permission to update the
+ * m.room.canonical_alias event." (directory.yaml) So a refusal is logged
+ * and otherwise ignored. */
+static void canonical_alias_drop(struct request *req, const char *room_id, const char *alias)
+{
+	struct app *app = APP(req);
+	json_t *c = events_state_content(app->events, room_id, "m.room.canonical_alias", "");
+	json_t *alt, *kept, *v;
+	const char *a;
+	struct event_spec spec;
+	struct event_error err;
+	char *event_id = NULL;
+	size_t i;
+
+	if (!c || !canonical_lists(c, alias))
+		goto out;
+	a = json_string_value(json_object_get(c, "alias"));
+	if (a && strcmp(a, alias) == 0)
+		json_object_del(c, "alias");
+	alt = json_object_get(c, "alt_aliases");
+	if (json_is_array(alt) && (kept = json_array()) != NULL) {
+		json_array_foreach(alt, i, v) {
+			if (!json_is_string(v) || strcmp(json_string_value(v), alias) != 0)
+				json_array_append(kept, v);
+		}
+		json_object_set_new(c, "alt_aliases", kept);
+	}
+	spec = (struct event_spec){ "m.room.canonical_alias", "", c, NULL };
+	if (events_send(app->events, room_id, req->auth.user_id, &spec, NULL, NULL, &event_id,
+	                &err) != 0)
+		log_info("directory: %s deleted %s but may not update the canonical alias of %s "
+		         "(%s)", req->auth.user_id, alias, room_id, err.errcode);
+	free(event_id);
+out:
+	json_decref(c);
 }
 
 /* One alias the new content lists: fine if already in the current state,
