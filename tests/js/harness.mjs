@@ -545,3 +545,17 @@ export function exitWhenTestsDone() {
 }
 
 export { sdk };
+
+/** js-sdk's initRustCrypto turns the wasm crypto's tracing on at DEBUG,
+ *  and the wasm writes it with console.debug/info/warn/trace directly (not
+ *  through the sdk logger): hundreds of lines per client. Call once per
+ *  test file that uses Rust crypto to send those lines to the current
+ *  server's js-sdk.log with the sdk's own logging; console.error and
+ *  console.log stay on the test output. */
+export function routeCryptoConsoleToSdkLog() {
+  for (const methodName of ["debug", "info", "warn", "trace"]) {
+    console[methodName] = (...args) => {
+      sdkLogSink?.write(`${new Date().toISOString()} console.${methodName} ${args.map(logArg).join(" ")}\n`);
+    };
+  }
+}
