@@ -209,8 +209,12 @@ void api_keys_upload(struct request *req)
 	enum store_result r;
 	int64_t pos = 0;
 
-	if (!body || !req->auth.device_id)
-		goto out;
+	if (!body)
+		return;
+	if (!req->auth.device_id) {
+		res_error(req, 400, "M_INVALID_PARAM", "This access token has no device");
+		return;
+	}
 	if (keys_upload_map(req, body, "device_keys", NULL, &dk) != 0 ||
 	    keys_upload_map(req, body, "one_time_keys", NULL, &otks) != 0 ||
 	    keys_upload_map(req, body, "fallback_keys", "org.matrix.msc2732.fallback_keys",
@@ -250,8 +254,6 @@ void api_keys_upload(struct request *req)
 	else
 		res_json(req, 200, json_pack("{s:o}", "one_time_key_counts", counts));
 out:
-	if (body && !req->auth.device_id)
-		res_error(req, 400, "M_INVALID_PARAM", "This access token has no device");
 	keys_batch_free(&otk);
 	keys_batch_free(&fb);
 	free(canonical);
