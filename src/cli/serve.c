@@ -286,7 +286,7 @@ int cli_serve(int argc, char **argv)
 	/* access ledger: started before the first request can be served, so
 	 * no read goes unrecorded (ledger.h) */
 	if (cfg.ledger_enabled) {
-		struct ledger_opts lo = { cfg.ledger_retention_days, 0 };
+		struct ledger_opts lo = { cfg.ledger_retention_days, 0, 0 };
 		if (ledger_start(app.store, &lo) != 0)
 			goto out;
 	}

@@ -31,6 +31,7 @@ struct ledger {
 	pthread_t writer;
 	struct store *st;
 	struct ledger_opts opts;
+	size_t queue_max;
 	struct store_ledger_mark chain;    /* the last row written */
 	uint64_t taken;                    /* entries the writer has finished with */
 	bool last_failed;
@@ -157,7 +158,7 @@ void ledger_append(struct ledger_entry *e)
 	if (e == NULL)
 		return;
 	pthread_mutex_lock(&l->lock);
-	while (l->running && !l->stopping && l->queued >= LEDGER_QUEUE_MAX) {
+	while (l->running && !l->stopping && l->queued >= l->queue_max) {
 		if (!waited) {
 			deadline_in(&until, LEDGER_FULL_WAIT_MS);
 			waited = true;
@@ -170,7 +171,7 @@ void ledger_append(struct ledger_entry *e)
 		free(e);
 		return;
 	}
-	if (l->queued >= LEDGER_QUEUE_MAX) {
+	if (l->queued >= l->queue_max) {
 		drop_count(l, e->user_id);
 		pthread_mutex_unlock(&l->lock);
 		log_error("ledger: queue full for %d ms, a %s record of %s is lost (counted, and "
@@ -389,6 +390,7 @@ int ledger_start(struct store *st, const struct ledger_opts *o)
 	memset(&l->stats, 0, sizeof(l->stats));
 	l->st = st;
 	l->opts = *o;
+	l->queue_max = o->queue_max ? o->queue_max : LEDGER_QUEUE_MAX;
 	l->stopping = false;
 	l->taken = 0;
 	l->last_failed = false;
@@ -458,6 +460,8 @@ int ledger_flush(void)
 
 	pthread_mutex_lock(&l->lock);
 	target = l->taken + l->queued;
+	for (struct ledger_drop *d = l->drops; d; d = d->next)
+		target++;   /* each becomes one ledger_dropped row */
 	pthread_cond_signal(&l->work_cv);
 	while (l->running && l->taken < target && !(l->stopping && l->head == NULL) &&
 	       !l->last_failed)

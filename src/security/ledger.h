@@ -73,8 +73,10 @@ struct ledger_entry *ledger_entry_new(const struct ledger_fields *f);
 
 struct ledger_opts {
 	uint32_t retention_days;    /* 0: keep forever */
-	/* tests: how often retention runs (0: hourly) */
+	/* tests: how often retention runs (0: hourly), and how many entries
+	 * may wait (0: LEDGER_QUEUE_MAX) */
 	uint32_t purge_interval_ms;
+	uint32_t queue_max;
 };
 
 /* Start the writer on st (which must outlive ledger_stop). Loads the

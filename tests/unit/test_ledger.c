@@ -100,7 +100,7 @@ static void list_of(struct store_event_list *l, const int64_t *pos, size_t n)
 
 static void start(struct fixture *f, uint32_t retention_days, uint32_t purge_ms)
 {
-	struct ledger_opts o = { retention_days, purge_ms };
+	struct ledger_opts o = { retention_days, purge_ms, 0 };
 	assert_int_equal(ledger_start(f->st, &o), 0);
 }
 
@@ -342,6 +342,50 @@ static void test_retention_checkpoint(void **state)
 	assert_int_equal(v.bad_seq, 6);
 }
 
+static int dropped_rows(void *ctx, const struct store_ledger_row *r)
+{
+	int64_t *d = ctx;   /* [0] rows, [1] dropped rows, [2] their count */
+	d[0]++;
+	if (strcmp(r->kind, "ledger_dropped") == 0) {
+		d[1]++;
+		d[2] += r->result_count;
+	}
+	return 0;
+}
+
+/* ledger.h "Full queue": readers wait a little, then a record is dropped,
+ * counted and logged, and the loss is itself written to the chain. */
+static void test_full_queue_drops_loudly(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_opts o = { 0, 0, 8 };
+	struct ledger_stats s;
+	struct ledger_verify_result v;
+	int64_t d[3] = { 0 };
+	sqlite3 *db;
+
+	assert_int_equal(ledger_start(f->st, &o), 0);
+	/* another process holds the write lock: the writer cannot commit */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	append_searches(20);
+	ledger_stats_get(&s);
+	assert_int_equal(s.appended, 8);
+	assert_int_equal(s.dropped, 12);
+	assert_int_equal(s.written, 0);
+	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(ledger_flush(), 0);
+	ledger_stats_get(&s);
+	assert_int_equal(s.written, 9);   /* the 8 kept, and the record of the loss */
+	assert_int_equal(store_ledger_walk(f->st, ALICE, 0, INT64_MAX, dropped_rows, d), STORE_OK);
+	assert_int_equal(d[0], 9);
+	assert_int_equal(d[1], 1);
+	assert_int_equal(d[2], 12);
+	assert_int_equal(ledger_chain_verify(f->st, &v), LEDGER_VERIFY_OK);
+}
+
 static void test_append_must_continue_head(void **state)
 {
 	struct fixture *f = *state;
@@ -368,6 +412,14 @@ static void test_append_must_continue_head(void **state)
 	assert_int_equal(store_ledger_purge(f->st, &m), STORE_CONFLICT);
 	memset(m.hash, 0, sizeof(m.hash));
 	assert_int_equal(store_ledger_purge(f->st, &m), STORE_OK);
+}
+
+static int directory_row(void *ctx, const struct store_ledger_row *r)
+{
+	struct one_row *o = ctx;
+	if (strcmp(r->kind, "directory_search") == 0)
+		keep_row(o, r);
+	return 0;
 }
 
 static void test_counters(void **state)
@@ -406,6 +458,14 @@ static void test_counters(void **state)
 	assert_int_equal(c.total.reads, 8);
 	assert_int_equal(ledger_counters_get(BOB, time_now_ms(), &c), -1);
 	store_event_list_clear(&l);
+	/* a directory search keeps the users it revealed, for the report */
+	{
+		struct one_row o = { 0 };
+		assert_int_equal(store_ledger_walk(f->st, ALICE, 0, INT64_MAX, directory_row, &o),
+		                 STORE_OK);
+		assert_int_equal(o.rows, 1);
+		assert_string_equal(o.items, BOB " @bo:example.org");
+	}
 }
 
 static void test_off_records_nothing(void **state)
@@ -444,6 +504,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_empty_list_not_recorded, fixture_setup,
 		                                fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_retention_checkpoint, fixture_setup,
+		                                fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_full_queue_drops_loudly, fixture_setup,
 		                                fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_append_must_continue_head, fixture_setup,
 		                                fixture_teardown),
