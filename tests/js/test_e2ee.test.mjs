@@ -335,6 +335,83 @@ describe("end-to-end encryption: matrix-js-sdk Rust crypto and matrix-nio", () =
     assertNoRejections("the js-sdk/nio exchange");
   });
 
+  test("js-sdk key backup: uploaded by one device, restored on a new one that then decrypts history", TEST_OPTS, async () => {
+    // "Server-side key backups" with m.megolm_backup.v1.curve25519-aes-sha2,
+    // entirely as js-sdk's Rust crypto does it: it creates the version,
+    // uploads its room keys in the background, and a new device restores
+    // them with the backup decryption key
+    const alice = await registerUser(server, uniqueName("alice"));
+    const nioBob = new NioPeer(server);
+    const clients = [];
+    try {
+      const bob = await nioBob.call("register", { prefix: "bob" });
+      const a1 = await cryptoClient(server, alice, "alice-1");
+      clients.push(a1);
+      const { room_id: roomId } = await a1.createRoom({
+        preset: sdk.Preset.PrivateChat,
+        invite: [bob.user_id],
+        initial_state: [{ type: "m.room.encryption", state_key: "", content: { algorithm: MEGOLM } }],
+      });
+      const bobJoined = nextMembership(a1, roomId, bob.user_id, "join");
+      await nioBob.call("join", { room: roomId });
+      await step(bobJoined, STEP_MS, "alice to see the nio client join");
+      await a1.sendTextMessage(roomId, "history from alice");
+      const arrives = nextTimelineEvent(a1, roomId, encryptedFrom(bob.user_id));
+      await nioBob.call("send", { room: roomId, body: "history from bob" });
+      assert.equal(await decryptedText(a1, await step(arrives, STEP_MS, "bob's message")), "history from bob");
+
+      const crypto = a1.getCrypto();
+      await step(crypto.resetKeyBackup(), STEP_MS, "resetKeyBackup");
+      // resetKeyBackup returns once the version is created; the client
+      // enables it after reading it back with GET /room_keys/version
+      let version = null;
+      await eventually("the new backup to become active", async () => {
+        version = await crypto.getActiveSessionBackupVersion();
+        return version !== null;
+      });
+      // the upload runs in the background after a random delay (<= 10 s)
+      let info;
+      await eventually("both room keys in the backup", async () => {
+        info = (await api(server, "GET", "room_keys/version", { token: alice.accessToken })).json;
+        return info?.count === 2 ? true : info;
+      }, 30000);
+      assert.equal(info.version, version);
+      assert.equal(info.algorithm, "m.megolm_backup.v1.curve25519-aes-sha2");
+      assert.ok(info.auth_data.signatures[alice.userId][`ed25519:${alice.deviceId}`], "auth_data signed by the device");
+      const keys = await api(server, "GET", `room_keys/keys?version=${encodeURIComponent(version)}`, { token: alice.accessToken });
+      const sessions = keys.json.rooms[roomId].sessions;
+      assert.equal(Object.keys(sessions).length, 2);
+      for (const s of Object.values(sessions)) {
+        assert.deepEqual(Object.keys(s.session_data).sort(), ["ciphertext", "ephemeral", "mac"]);
+      }
+      assert.ok(!keys.text.includes("session_key"), "only ciphertext on the server");
+      const backupKey = await crypto.getSessionBackupPrivateKey();
+      assert.ok(backupKey instanceof Uint8Array && backupKey.length === 32);
+
+      // a new device: the history is there but unreadable ...
+      const alice2 = await loginDevice(server, alice.userId);
+      const a2 = await cryptoClient(server, alice2, "alice-2");
+      clients.push(a2);
+      const history = a2.getRoom(roomId).getLiveTimeline().getEvents()
+        .filter((ev) => ev.getWireType() === "m.room.encrypted");
+      assert.equal(history.length, 2, "both old messages in the new device's timeline");
+      for (const ev of history) {
+        await a2.decryptEventIfNeeded(ev);
+        assert.equal(ev.isDecryptionFailure(), true, "no key yet on the new device");
+      }
+      // ... until it restores the backup with the key the user gives it
+      await a2.getCrypto().storeSessionBackupPrivateKey(backupKey, version);
+      const restored = await step(a2.getCrypto().restoreKeyBackup(), STEP_MS, "restoreKeyBackup");
+      assert.deepEqual([restored.total, restored.imported], [2, 2]);
+      const texts = await Promise.all(history.map((ev) => decryptedText(a2, ev)));
+      assert.deepEqual(texts, ["history from alice", "history from bob"]);
+    } finally {
+      await stopAll(clients);
+      await nioBob.close();
+    }
+    assertNoRejections("the key backup test");
+  });
+
   test("cross-signing bootstrap: keys published, own device cross-signed, another device signed", TEST_OPTS, async () => {
     const alice = await registerUser(server, uniqueName("alice"));
     const bob = await registerUser(server, uniqueName("bob"));
