@@ -236,6 +236,9 @@ def test_whois_devices_and_delete(server, admin_token):
                    f"/v2/users/{user_path(user.user_id)}/devices/{second['device_id']}")
     assert r.status == 200, r
     assert_error(server.whoami(second["access_token"]), 401, "M_UNKNOWN_TOKEN")
+    assert_error(admin_call(server, admin_token, "DELETE",
+                            f"/v2/users/{user_path(user.user_id)}/devices/{'%20' * 3}"),
+                 400, "M_INVALID_PARAM")
     third = server.login(user.name)
     r = admin_call(server, admin_token, "POST",
                    f"/v2/users/{user_path(user.user_id)}/delete_devices",

@@ -70,6 +70,10 @@ void api_admin_user_device_delete(struct request *req)
 
 	if (!uid)
 		return;
+	if (!device_id || !id_opaque_valid(device_id)) {
+		res_error(req, 400, "M_INVALID_PARAM", "Invalid device ID");
+		return;
+	}
 	r = store_device_delete(APP(req)->store, uid, device_id);
 	if (r == STORE_ERROR) {
 		res_error(req, 500, "M_UNKNOWN", "Could not delete the device");
