@@ -183,7 +183,9 @@ static int round_check(const struct bundle_ctx *b, struct store_aggregation *agg
 		seen[idx[k]] = CHILD_HIDDEN;
 	}
 	tmp.n = n;
-	if (served_events_filter(b->st, b->viewer, b->kind, b->room_id, &tmp) != 0) {
+	/* candidates are checked, not sent: the ones bundled in full are
+	 * recorded by bundle_sent (access ledger) */
+	if (served_events_filter(b->st, b->viewer, SERVED_UNREAD, b->room_id, &tmp) != 0) {
 		store_event_list_clear(&tmp);
 		return -1;
 	}
@@ -297,6 +299,16 @@ static json_t *child_json(const struct bundle_ctx *b, const struct store_aggrega
 	                           b->viewer->device_id, b->now_ms);
 }
 
+/* Access ledger: child i goes out in full (an edit, a thread's latest
+ * event), so it is recorded as served with the parent's kind of read. */
+static void bundle_sent(const struct bundle_ctx *b, const struct store_aggregation *agg,
+                        size_t i)
+{
+	struct store_event_list one = { &agg->children.items[i], 1 };
+
+	served_events_record(b->viewer, b->kind, b->room_id, &one);
+}
+
 /* Event replacements, Server-side aggregation: "the most recent valid
  * replacement event, formatted as normal". */
 static void bundle_replace(const struct bundle_ctx *b, const struct store_aggregation *agg,
@@ -306,8 +318,10 @@ static void bundle_replace(const struct bundle_ctx *b, const struct store_aggreg
 
 	if (g == NULL || g->first_visible == SIZE_MAX)
 		return;
-	if ((ev = child_json(b, agg, g->first_visible)) != NULL)
+	if ((ev = child_json(b, agg, g->first_visible)) != NULL) {
 		json_object_set_new(rels, REL_REPLACE, ev);
+		bundle_sent(b, agg, g->first_visible);
+	}
 }
 
 /* Threading, Server-side aggregation: latest_event, count ("the number of
@@ -331,6 +345,7 @@ static void bundle_thread(const struct bundle_ctx *b, const struct store_aggrega
 	count = t != NULL ? t->count - g->hidden : 1;
 	participated = (t != NULL && t->participated) ||
 	               (parent_sender != NULL && strcmp(parent_sender, b->viewer->user_id) == 0);
+	bundle_sent(b, agg, g->first_visible);
 	if (nested != NULL)
 		json_array_append(nested, latest);
 	json_object_set_new(rels, REL_THREAD,

@@ -30,8 +30,9 @@ enum served_kind {
 	SERVED_SEARCH,
 	SERVED_MEMBERS,
 	SERVED_STATE,
-	/* access ledger: a read that only computes from events (unread
-	 * counts) and serves none of them: filtered, never recorded */
+	/* access ledger: a read that only computes from events and sends
+	 * none of them (unread counts, the candidates of a bundled
+	 * aggregation): filtered, never recorded */
 	SERVED_UNREAD,
 };
 

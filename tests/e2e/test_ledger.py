@@ -319,3 +319,50 @@ def test_ledger_disabled_records_nothing(make_server):
     # the rooms bob could read are still listed, as never requested
     assert {r["status"] for r in report["rooms"]} == {"readable_not_requested"}
     assert audit(server, "verify").returncode == 0
+
+
+def with_bundled(ev):
+    """An event's ID and those of the events bundled in full in its
+    unsigned m.relations (client-server-api "Aggregations of child events":
+    an edit's m.replace, a thread's latest_event), recursively."""
+    ids = {ev["event_id"]}
+    rels = ev.get("unsigned", {}).get("m.relations", {})
+    if "m.replace" in rels:
+        ids |= with_bundled(rels["m.replace"])
+    if "m.thread" in rels:
+        ids |= with_bundled(rels["m.thread"]["latest_event"])
+    return ids
+
+
+def test_bundled_aggregations_count_what_was_sent(make_server):
+    """GET /rooms/{roomId}/event/{eventId} bundles the root's aggregations
+    (Threading and Event replacements, "Server-side aggregation"): the latest
+    thread reply and the latest edit go out in full, so they are served; the
+    other replies, edits and references were only looked at to build the
+    bundle, so they are not."""
+    server = make_server()
+    alice = MatrixUser(server, unique_name("alice"))
+    room = alice.create_room(preset="public_chat")
+    root = alice.send(room, "root")
+
+    def rel(rel_type, body, **extra):
+        content = {"msgtype": "m.text", "body": body,
+                   "m.relates_to": {"rel_type": rel_type, "event_id": root}}
+        content.update(extra)
+        return alice.send(room, body, content=content)
+
+    for i in range(3):
+        rel("m.thread", f"reply {i}")
+        rel("m.replace", f"* edit {i}", **{"m.new_content": {"msgtype": "m.text",
+                                                             "body": f"edit {i}"}})
+        alice.send(room, f"ref {i}", content={"msgtype": "m.text", "body": "ref",
+                                              "m.relates_to": {"rel_type": "m.reference",
+                                                               "event_id": root}})
+    reader = MatrixUser(server, unique_name("reader"))
+    reader.join(room)
+    r = reader.event(room, root)
+    assert r.status == 200, r
+    received = {room: with_bundled(r.json)}
+    assert len(received[room]) == 3, r.json   # the root, a reply and an edit
+    report = wait_report(server, reader.user_id, received)
+    assert report_ids(report) == received
