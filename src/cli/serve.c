@@ -22,6 +22,7 @@
 #include "security/nonces.h"
 #include "security/secrets.h"
 #include "security/ledger.h"
+#include "security/detect_actions.h"
 #include "store/store.h"
 #include "sync/notifier.h"
 #include "sync/typing.h"
@@ -315,6 +316,7 @@ int cli_serve(int argc, char **argv)
 		goto out;
 	}
 	if (!app.ratelimiter || !app.uia || !app.reg_nonces || !app.notifier || !events.cache || !app.unread ||
+	    detect_actions_start(&app) != 0 ||   /* scraper detection */
 	    !(srv = serve_http(&app, &cfg)))
 		goto out;
 	hint = a.config_path ? str_printf("--config %s", a.config_path)
@@ -327,6 +329,8 @@ out:
 	if (app.notifier)
 		notifier_shutdown(app.notifier);
 	http_server_stop(srv, SHUTDOWN_GRACE_MS);
+	/* scraper detection: queued alerts are posted while events still work */
+	detect_actions_stop();
 	notifier_free(app.notifier);
 	typing_free(app.typing);
 	media_repo_close(app.media);

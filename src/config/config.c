@@ -4,6 +4,7 @@
  */
 #include "config/config.h"
 #include "config/config_internal.h"
+#include "config/config_detect.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -195,6 +196,7 @@ int config_defaults(struct config *cfg, const char *server_name, const char *dat
 	cfg->url_preview_enabled = false;
 	cfg->ledger_enabled = true;
 	cfg->ledger_retention_days = CONFIG_DEFAULT_LEDGER_RETENTION_DAYS;
+	config_detect_defaults(&cfg->detect);   /* scraper detection */
 
 	if (!cfg->server_name || !cfg->listen_addr || !cfg->public_baseurl ||
 	    !cfg->data_dir || !cfg->database_backend || !cfg->database_path ||
@@ -416,7 +418,8 @@ int config_validate(const struct config *cfg, char *err, size_t err_len)
 {
 	if (strings_validate(cfg, err, err_len) < 0 ||
 	    ranges_validate(cfg, err, err_len) < 0 ||
-	    rates_validate(cfg, err, err_len) < 0)
+	    rates_validate(cfg, err, err_len) < 0 ||
+	    config_detect_validate(&cfg->detect, err, err_len) < 0)   /* scraper detection */
 		return -1;
 	return 0;
 }
@@ -438,5 +441,6 @@ void config_free(struct config *cfg)
 		sodium_memzero(cfg->registration_shared_secret,
 		               strlen(cfg->registration_shared_secret));
 	free(cfg->registration_shared_secret);
+	config_detect_free(&cfg->detect);   /* scraper detection */
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -23,6 +23,25 @@ struct config_rate {
 	uint32_t burst;        /* bucket size */
 };
 
+/* scraper detection (security/detect.h, config/config_detect.c): one
+ * line per detector, in detect.h's enum order; thresholds by action
+ * (record, alert, throttle, suspend, lock), 0 = that action is off. */
+#define CONFIG_DETECT_METRICS 9
+#define CONFIG_DETECT_ACTIONS 5
+struct config_detect_rule {
+	uint32_t window_seconds;
+	uint64_t threshold[CONFIG_DETECT_ACTIONS];
+};
+struct config_detect {
+	bool enabled;
+	uint32_t young_account_days;        /* younger accounts get tighter limits */
+	uint32_t young_account_percent;     /* ...this share of each threshold */
+	uint32_t throttle_seconds;          /* cool-down of a throttle */
+	uint32_t old_event_days;            /* old_events counts events older */
+	char *alert_webhook_url;            /* NULL: no webhook */
+	struct config_detect_rule rules[CONFIG_DETECT_METRICS];
+};
+
 struct config {
 	char *server_name;            /* the domain in user IDs, e.g. "agent.education.example" */
 	char *listen_addr;            /* IP literal to bind, e.g. "127.0.0.1" or "::" */
@@ -63,6 +82,9 @@ struct config {
 	/* access ledger (security/ledger.h) */
 	bool ledger_enabled;                /* record every read served */
 	uint32_t ledger_retention_days;     /* purge older rows; 0 = keep forever */
+
+	/* scraper detection (security/detect.h) */
+	struct config_detect detect;
 };
 
 /* Fill *cfg with defaults for a server named server_name whose data lives in

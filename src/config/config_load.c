@@ -13,6 +13,7 @@
  */
 #include "config/config.h"
 #include "config/config_internal.h"
+#include "config/config_detect.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +56,8 @@ struct raw_config {
 	char *legacy_media_authenticated, *url_preview_enabled;
 	/* access ledger */
 	char *ledger_enabled, *ledger_retention_days;
+	/* scraper detection (config_detect.c) */
+	struct config_raw_detect *scraper_detection;
 };
 
 /* Every scalar is an optional string; every section an optional mapping
@@ -121,6 +124,8 @@ static const cyaml_schema_field_t top_fields[] = {
 	/* access ledger */
 	SCALAR("ledger_enabled", struct raw_config, ledger_enabled, 16),
 	SCALAR("ledger_retention_days", struct raw_config, ledger_retention_days, 64),
+	/* scraper detection */
+	SECTION("scraper_detection", struct raw_config, scraper_detection, config_detect_fields),
 	CYAML_FIELD_END
 };
 static const cyaml_schema_value_t top_schema = {
@@ -587,6 +592,7 @@ static int load_apply(struct config *cfg, const struct raw_config *raw, const ch
 	    apply_rates(cfg, raw, err, err_len) < 0 ||
 	    apply_media(cfg, raw, err, err_len) < 0 ||
 	    apply_ledger(cfg, raw, err, err_len) < 0 ||
+	    config_detect_apply(&cfg->detect, raw->scraper_detection, err, err_len) < 0 ||
 	    config_validate(cfg, err, err_len) < 0)
 		goto out;
 	rc = 0;

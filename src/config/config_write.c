@@ -10,6 +10,7 @@
  */
 #include "config/config.h"
 #include "config/config_internal.h"
+#include "config/config_detect.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -223,6 +224,7 @@ static int config_emit(const struct config *cfg, FILE *f)
 	write_limits(f, cfg);
 	write_media(f, cfg);
 	write_ledger(f, cfg);
+	config_detect_write(f, &cfg->detect);   /* scraper detection */
 	return ferror(f) ? -1 : 0;
 }
 

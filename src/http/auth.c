@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "security/detect.h"
 #include "security/secrets.h"
 #include "store/store.h"
 #include "util/timeutil.h"
@@ -109,6 +110,26 @@ static void auth_touch(struct request *req, struct store *st)
 	                         req->user_agent ? ua : NULL, now);
 }
 
+/* scraper detection (security/detect.h): an account a rule throttled is
+ * refused every read (rows not marked as writes: /sync, /messages, media,
+ * directory...) until its cool-down ends; writes and logout still work. */
+static bool auth_throttled(struct request *req)
+{
+	int64_t retry_ms = 0;
+	char secs[24];
+
+	if (!req->route || req->route->moderation != MOD_ANY ||
+	    !detect_throttled(req->auth.user_id, &retry_ms))
+		return false;
+	/* client-server-api "Rate limiting": 429 M_LIMIT_EXCEEDED, and
+	 * "Homeservers SHOULD include a Retry-After header" */
+	snprintf(secs, sizeof(secs), "%lld", (long long)((retry_ms + 999) / 1000));
+	res_header(req, "Retry-After", secs);
+	res_error_extra(req, 429, "M_LIMIT_EXCEEDED", "Too many reads: slow down",
+	                json_pack("{s:I}", "retry_after_ms", (json_int_t)retry_ms));
+	return true;
+}
+
 int http_authenticate(struct request *req, struct store *st, enum route_auth level)
 {
 	unsigned char hash[SECRET_TOKEN_HASH_LEN];
@@ -171,5 +192,7 @@ int http_authenticate(struct request *req, struct store *st, enum route_auth lev
 		          "You cannot perform this action while suspended.");
 		return -1;
 	}
+	if (auth_throttled(req))
+		return -1;
 	return 0;
 }

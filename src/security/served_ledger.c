@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "security/detect.h"
 #include "security/ledger.h"
 #include "store/store.h"
 
@@ -95,6 +96,9 @@ void served_events_record(const struct served_viewer *viewer, enum served_kind k
 	struct ledger_fields f = { 0 };
 	char *items;
 
+	/* scraper detection sees every read, ledger on or off (detect.h) */
+	if (viewer && events && kind != SERVED_UNREAD)
+		detect_observe_events(viewer->user_id, kind, room_id, events);
 	if (kind <= 0 || kind >= (int)(sizeof(kind_names) / sizeof(kind_names[0])) ||
 	    !kind_names[kind] || events == NULL || events->n == 0 || !ledger_running())
 		return;
@@ -114,6 +118,8 @@ void served_media_record(const struct served_viewer *viewer, bool thumbnail,
 	struct ledger_fields f = { .kind = thumbnail ? "thumbnail" : "media", .media_id = media_id,
 	                           .room_id = room_id,
 	                           .bytes = bytes > INT64_MAX ? INT64_MAX : (int64_t)bytes };
+	if (viewer)   /* scraper detection (detect.h) */
+		detect_observe_media(viewer->user_id, thumbnail, bytes);
 	if (ledger_running())
 		record(viewer, &f);
 }
@@ -147,6 +153,8 @@ void served_directory_search(const struct served_viewer *viewer, const char *ter
 	                           .result_count = (int64_t)n };
 	char *users;
 
+	if (viewer)   /* scraper detection (detect.h) */
+		detect_observe_directory(viewer->user_id, user_ids, n);
 	if (!ledger_running())
 		return;
 	users = users_joined(user_ids, n);
@@ -159,6 +167,8 @@ void served_public_rooms(const struct served_viewer *viewer, const char *term, s
 {
 	struct ledger_fields f = { .kind = "public_rooms", .query = term,
 	                           .result_count = (int64_t)results };
+	if (viewer)   /* scraper detection: a room list page counts as a search */
+		detect_observe_directory(viewer->user_id, NULL, 0);
 	if (ledger_running())
 		record(viewer, &f);
 }

@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "http/ratelimit.h"
 #include "security/accounts.h"
+#include "security/detect_actions.h"
 #include "security/secrets.h"
 #include "store/store.h"
 #include "util/ids.h"
@@ -129,6 +130,8 @@ void api_login(struct request *req)
 		goto out;
 	}
 	new_device = login_device_is_new(app, uid, device_id);
+	if (new_device)   /* scraper detection: a new device from a new IP? */
+		detect_login_observe(app, uid, req->client_ip);
 	out = json_object();
 	if (api_session_issue(req, uid, device_id, display, want_refresh, out) != 0) {
 		json_decref(out);

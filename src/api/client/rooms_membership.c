@@ -10,6 +10,7 @@
 #include "api/client/handlers.h"
 #include "api/client/rooms_util.h"
 #include "events/events.h"
+#include "security/detect_actions.h"
 #include "store/store.h"
 #include "util/ids.h"
 
@@ -72,6 +73,8 @@ static void membership_send(struct request *req, const char *room_id, const char
 	json_decref(content);
 	if (!event_id)
 		return;
+	if (strcmp(membership, "join") == 0)   /* scraper detection: public joins */
+		detect_join_observe(app, req->auth.user_id, room_id);
 	if (strcmp(membership, "join") == 0 || strcmp(membership, "knock") == 0)
 		res_json(req, 200, json_pack("{s:s}", "room_id", room_id));
 	else

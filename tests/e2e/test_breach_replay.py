@@ -1,0 +1,373 @@
+"""Breach replay (issue 5, part 5, "Tests that must exist and pass in CI"):
+the June 2026 scrape, small, against chappe's DEFAULT detection rules.
+
+A shard is seeded through raw HTTP: USERS users, PUBLIC_ROOMS public rooms
+with MESSAGES messages each, FILES files posted in them, and private
+encrypted rooms. Then, over the same period:
+
+- a busy legitimate user (young account: the tighter limits) joins a few
+  public rooms, talks in two private rooms, uploads and downloads some
+  files, pages back a few hundred messages and searches the directory a
+  few times: nothing may fire (no log line, no alert, no refusal);
+- a scraper (python3-matrix-nio) lists the public rooms, joins each one,
+  pages back through all its history, then would download every file and
+  sweep the user directory. The default rules must contain it (lock)
+  before it has received MAX_SHARE of the public messages; an alert must
+  reach the admins' security room with the exposure summary; nothing is
+  served after the lock; and the ledger's exposure report must equal, item
+  by item, what the scraper's client recorded receiving.
+
+Spec: client-server-api "Account locking" (401 M_USER_LOCKED, soft_logout
+true), "Rate limiting" (429 M_LIMIT_EXCEEDED), "Syncing" and "Getting
+events for a room" (what the scraper reads), "User directory", content
+repository "Client behaviour" (authenticated downloads).
+"""
+
+import asyncio
+import concurrent.futures
+import json
+import time
+
+import pytest
+
+nio = pytest.importorskip("nio")
+
+from chappe_e2e import (PASSWORD, MatrixUser, message_bodies, mxid, room_path, run_cli,
+                        sanitizer_reports, sync_timeline, unique_name, user_path)
+
+USERS = 200
+PUBLIC_ROOMS = 40
+MESSAGES = 100
+FILES = 20
+PRIVATE_ROOMS = 4
+# The bound this test holds the default rules to: the scraper is locked
+# before it has received this share of the public messages.
+MAX_SHARE = 0.25
+
+ADMIN = "/_synapse/admin"
+V1_MEDIA = "/_matrix/client/v1/media"
+LEGACY_MEDIA = "/_matrix/media/v3"
+
+
+def pool_map(fn, items, workers=8):
+    with concurrent.futures.ThreadPoolExecutor(workers) as ex:
+        return list(ex.map(fn, items))
+
+
+def ok(r, what):
+    assert r.status == 200, f"{what}: {r!r}"
+    return r.json
+
+
+def seed(server):
+    """The shard. Returns (public rooms, their seeded text message IDs, the
+    mxc URIs of the files, the private rooms)."""
+    authors = [MatrixUser(server, unique_name("agent")) for _ in range(4)]
+    rooms = [authors[i % 4].create_room(preset="public_chat", visibility="public",
+                                        name=f"Public {i}", topic=f"topic {i}")
+             for i in range(PUBLIC_ROOMS)]
+    owner = {room: authors[i % 4] for i, room in enumerate(rooms)}
+
+    def people(i):
+        u = MatrixUser(server, f"person{i}_{unique_name('p')}")
+        u.join(rooms[i % PUBLIC_ROOMS])
+
+    pool_map(people, range(USERS))
+
+    def history(room):
+        return [owner[room].send(room, f"{room} message {k}") for k in range(MESSAGES)]
+
+    seeded = set()
+    for ids in pool_map(history, rooms):
+        seeded.update(ids)
+
+    def post_file(i):
+        a = owner[rooms[i * 2 % PUBLIC_ROOMS]]
+        data = bytes([i]) * (4096 + i)
+        r = server.request("POST", f"{LEGACY_MEDIA}/upload", data, token=a.token,
+                           query={"filename": f"report{i}.bin"},
+                           headers={"Content-Type": "application/octet-stream"})
+        uri = ok(r, "upload")["content_uri"]
+        a.send(rooms[i * 2 % PUBLIC_ROOMS], content={"msgtype": "m.file", "url": uri,
+                                                      "body": f"report{i}.bin"})
+        return uri
+
+    files = pool_map(post_file, range(FILES))
+    private = []
+    for i in range(PRIVATE_ROOMS):
+        a = authors[i % 4]
+        room = a.create_room(preset="private_chat", name=f"Private {i}", initial_state=[
+            {"type": "m.room.encryption", "state_key": "",
+             "content": {"algorithm": "m.megolm.v1.aes-sha2"}}])
+        for k in range(10):
+            a.send(room, event_type="m.room.encrypted", content={
+                "algorithm": "m.megolm.v1.aes-sha2", "ciphertext": f"opaque{k}",
+                "sender_key": "x" * 43, "session_id": "s" * 43, "device_id": "D"})
+        private.append(room)
+    return rooms, seeded, files, private
+
+
+def make_admin(server, tmp_path):
+    name = unique_name("secadmin")
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD)
+    pw.chmod(0o600)
+    res = server.admin("create-user", name, "--admin", "--password-file", pw)
+    assert res.returncode == 0, res.stderr
+    login = server.login(name)
+    return MatrixUser(server, token=login["access_token"], user_id=login["user_id"])
+
+
+def busy_legitimate_user(server, rooms, files):
+    """An ordinary busy agent's day, compressed: every request must succeed."""
+    me = MatrixUser(server, unique_name("busy"))
+    colleague = MatrixUser(server, unique_name("colleague"))
+    since = me.sync()["next_batch"]
+    for room in rooms[:3]:
+        me.join(room)
+    team = [me.create_room(preset="private_chat", name=f"Team {i}") for i in range(2)]
+    for room in team:
+        me.invite(room, colleague.user_id)
+        colleague.join(room)
+    for k in range(60):
+        room = (team + rooms[:3])[k % 5]
+        me.send(room, f"busy work {k}")
+        if k % 10 == 9:
+            since = me.sync(since)["next_batch"]
+            colleague.send(team[0], f"reply {k}")
+    for i in range(3):
+        data = b"minutes" * (500 + i)
+        r = server.request("POST", f"{LEGACY_MEDIA}/upload", data, token=me.token,
+                           headers={"Content-Type": "application/octet-stream"})
+        uri = ok(r, "upload")["content_uri"]
+        me.send(team[0], content={"msgtype": "m.file", "url": uri, "body": f"m{i}.txt"})
+    for uri in files[:5]:
+        srv, media_id = uri[len("mxc://"):].split("/", 1)
+        ok(server.request("GET", f"{V1_MEDIA}/download/{srv}/{media_id}", token=me.token),
+           "download")
+    # a few hundred messages paged back, in the public rooms joined
+    for room in rooms[:3]:
+        ok(me.messages(room, limit=100), "messages")
+    for term in ("person1", "agent", "colleague"):
+        ok(me.call("POST", "user_directory/search", {"search_term": term, "limit": 10}),
+           "directory")
+    ok(me.call("GET", "publicRooms", query={"limit": "20"}), "publicRooms")
+    me.sync(since)
+    return me
+
+
+def nio_client(server, user=""):
+    # no retries: a 429 or 401 must surface to the scraper loop as is
+    config = nio.AsyncClientConfig(max_limit_exceeded=0, max_timeouts=0, request_timeout=30,
+                                   encryption_enabled=False, store_sync_tokens=False)
+    return nio.AsyncClient(server.url, user, config=config)
+
+
+def ids_of(events):
+    out = set()
+    for e in events or []:
+        src = e if isinstance(e, dict) else e.source
+        if isinstance(src, dict) and "event_id" in src:
+            out.add(src["event_id"])
+    return out
+
+
+class Scrape:
+    """What the scraper's client recorded receiving, and how it ended."""
+
+    def __init__(self):
+        self.events = {}          # room_id -> event IDs received
+        self.media = {}           # media_id -> bytes received
+        self.directory = set()    # user IDs revealed
+        self.refusals = []        # (what, errcode)
+        self.locked = False
+        self.throttled = 0
+
+    def got(self, room_id, ids):
+        if ids:
+            self.events.setdefault(room_id, set()).update(ids)
+
+    def refused(self, what, errcode):
+        self.refusals.append((what, errcode))
+        if errcode == "M_USER_LOCKED":
+            self.locked = True
+        elif errcode == "M_LIMIT_EXCEEDED":
+            self.throttled += 1
+
+
+def errcode_of(resp):
+    code = getattr(resp, "status_code", None)
+    return code if isinstance(code, str) else None
+
+
+async def scraper_run(server, rooms, files, record):
+    name = unique_name("scraper")
+    client = nio_client(server, name)
+    r = await client.register(name, PASSWORD, device_name="totally-normal-client")
+    assert isinstance(r, nio.RegisterResponse), r
+    token = client.access_token
+    try:
+        s = await client.sync(timeout=0)
+        since = s.next_batch
+        listing = server.request("GET", "/_matrix/client/v3/publicRooms", token=token,
+                                 query={"limit": "100"})
+        assert listing.status == 200, listing
+        targets = [c["room_id"] for c in listing.json["chunk"]]
+        assert set(rooms) <= set(targets)
+        for room in targets:
+            if record.locked:
+                break
+            j = await client.join(room)
+            if not isinstance(j, nio.JoinResponse):
+                record.refused("join", errcode_of(j))
+                continue
+            s = await client.sync(timeout=0, since=since)
+            if not isinstance(s, nio.SyncResponse):
+                record.refused("sync", errcode_of(s))
+                continue
+            since = s.next_batch
+            for room_id, info in s.rooms.join.items():
+                record.got(room_id, ids_of(info.timeline.events) | ids_of(info.state))
+            info = s.rooms.join.get(room)
+            token_back = info.timeline.prev_batch if info else None
+            # page back through the whole history ("Getting events for a room")
+            while token_back:
+                m = await client.room_messages(room, token_back, limit=100)
+                if not isinstance(m, nio.RoomMessagesResponse):
+                    record.refused("messages", errcode_of(m))
+                    break
+                record.got(room, ids_of(m.chunk) | ids_of(getattr(m, "state", [])))
+                if not m.chunk or not m.end or m.end == token_back:
+                    break
+                token_back = m.end
+        # every file, through the authenticated download path
+        for uri in files:
+            srv, media_id = uri[len("mxc://"):].split("/", 1)
+            d = server.request("GET", f"{V1_MEDIA}/download/{srv}/{media_id}", token=token)
+            if d.status == 200:
+                record.media[media_id] = len(d.body)
+            else:
+                record.refused("download", d.errcode)
+        # the user directory, swept
+        for term in "abcdefghijklmnopqrstuvwxyz0123456789":
+            d = server.request("POST", "/_matrix/client/v3/user_directory/search", token=token,
+                               body={"search_term": term, "limit": 100})
+            if d.status == 200:
+                record.directory.update(u["user_id"] for u in d.json["results"])
+            else:
+                record.refused("directory", d.errcode)
+        return client.user_id, token
+    finally:
+        await client.close()
+
+
+def security_notices(admin, scraper_id, deadline_s=20):
+    """The admin is invited to the security room by the notices account,
+    joins it, and reads the alerts about scraper_id."""
+    since, room_id, bodies = None, None, []
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        body = admin.sync(since, timeout=1000)
+        since = body["next_batch"]
+        for rid, inv in body.get("rooms", {}).get("invite", {}).items():
+            if mxid("server") in {e.get("sender") for e in inv["invite_state"]["events"]}:
+                admin.join(rid)
+                room_id = rid
+        if room_id:
+            bodies += message_bodies(sync_timeline(body, room_id))
+            if room_id and any(scraper_id in b and "lock" in b for b in bodies):
+                break
+    if room_id and not bodies:
+        r = admin.messages(room_id, limit=50)
+        bodies = message_bodies(r.json.get("chunk", []))
+    return room_id, bodies
+
+
+def exposure(server, user_id):
+    res = run_cli("audit", "--config", server.config_path, "exposure", user_id,
+                  "--format", "json")
+    assert not sanitizer_reports(res.stderr), res.stderr
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def test_breach_replay_scraper_contained_busy_user_untouched(make_server, tmp_path):
+    server = make_server()
+    admin = make_admin(server, tmp_path)
+    t0 = time.monotonic()
+    rooms, seeded, files, private = seed(server)
+    seeded_s = time.monotonic() - t0
+
+    # ---- a busy legitimate user, same period: nothing fires ----------------
+    busy = busy_legitimate_user(server, rooms, files)
+    assert f"detect: {busy.user_id}" not in server.stderr_text()
+    alias = room_path(f"#chappe-security:{busy.user_id.split(':', 1)[1]}")
+    assert busy.call("GET", f"directory/room/{alias}").status == 404, \
+        "an alert was raised during ordinary use"
+
+    # ---- the scraper ------------------------------------------------------
+    record = Scrape()
+    scraper_id, token = asyncio.run(scraper_run(server, rooms, files, record))
+    print(f"seeded in {seeded_s:.1f}s; scraper refusals: {record.refusals[:5]}...")
+
+    # contained by the default rules ("Account locking": 401 M_USER_LOCKED)
+    assert record.locked, f"the scraper was never locked: {record.refusals}"
+    r = server.request("GET", f"/_matrix/client/v1/admin/lock/{user_path(scraper_id)}",
+                       token=admin.token)
+    assert r.status == 200 and r.json["locked"] is True, r
+
+    # before it received a bounded share of the public content
+    received = set().union(*record.events.values()) if record.events else set()
+    got = len(received & seeded)
+    share = got / len(seeded)
+    print(f"scraper received {got} of {len(seeded)} public messages ({share:.1%}), "
+          f"{len(record.media)} of {FILES} files, {len(record.directory)} users; "
+          f"throttled {record.throttled} times")
+    assert share < MAX_SHARE, f"the scraper got {share:.1%} of the public messages"
+    assert not set(record.events) & set(private)
+
+    # nothing is served after the lock
+    before = {k: set(v) for k, v in record.events.items()}
+    probes = [
+        ("GET", "/_matrix/client/v3/sync", None, {"timeout": "0"}),
+        ("GET", f"/_matrix/client/v3/rooms/{room_path(rooms[0])}/messages", None,
+         {"dir": "b", "limit": "50"}),
+        ("POST", "/_matrix/client/v3/user_directory/search", {"search_term": "p"}, None),
+        ("GET", "/_matrix/client/v3/publicRooms", None, None),
+        ("POST", f"/_matrix/client/v3/join/{room_path(rooms[-1])}", {}, None),
+        ("GET", V1_MEDIA + "/download/" + files[0][len("mxc://"):], None, None),
+    ]
+    for method, path, body, query in probes:
+        r = server.request(method, path, body, token=token, query=query)
+        assert r.status == 401 and r.errcode == "M_USER_LOCKED", (path, r)
+        assert r.json.get("soft_logout") is True
+    assert record.events == before
+
+    # an alert reached the security room, with the exposure summary
+    room_id, bodies = security_notices(admin, scraper_id)
+    assert room_id, "the admin was never invited to the security room"
+    about = [b for b in bodies if scraper_id in b]
+    assert about, bodies
+    assert any("Rule action: lock" in b for b in about), about
+    assert all("Exposure so far:" in b for b in about), about
+
+    # the exposure report equals what the client recorded, item by item
+    end = time.monotonic() + 15
+    while True:
+        report = exposure(server, scraper_id)
+        served = {r["room_id"]: set(r.get("event_ids", [])) for r in report["rooms"]
+                  if r["status"] == "served"}
+        if served == record.events or time.monotonic() > end:
+            break
+        time.sleep(0.3)
+    assert served == record.events, {
+        r: (len(record.events.get(r, set()) - served.get(r, set())),
+            len(served.get(r, set()) - record.events.get(r, set())))
+        for r in set(served) | set(record.events)}
+    assert {m["media_id"] for m in report["media"]} == set(record.media)
+    assert {m["media_id"]: m["bytes_served"] for m in report["media"]} == record.media
+    assert report["directory"]["distinct_users_revealed"] == len(record.directory)
+
+    # and the busy user is still untouched at the end
+    assert f"detect: {busy.user_id}" not in server.stderr_text()
+    assert busy.call("GET", "account/whoami").status == 200
