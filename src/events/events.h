@@ -59,7 +59,8 @@ struct room_cache *room_cache_new(void);
 void room_cache_free(struct room_cache *c);
 
 /* Send one event into an existing room. With device_id and txn_id, a repeat
- * of the same transaction returns the first event's ID without sending. */
+ * of the same transaction returns the first event's ID without sending.
+ * event_id_out may be NULL. */
 int events_send(struct events_ctx *ctx, const char *room_id, const char *sender,
                 const struct event_spec *spec, const char *device_id, const char *txn_id,
                 char **event_id_out, struct event_error *err);

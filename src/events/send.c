@@ -118,9 +118,29 @@ static int encryption_kept(const struct state_map *state, const struct event_spe
 	return 0;
 }
 
+static int events_send_one(struct events_ctx *ctx, const char *room_id, const char *sender,
+                           const struct event_spec *spec, const char *device_id,
+                           const char *txn_id, char **event_id_out, struct event_error *err);
+
 int events_send(struct events_ctx *ctx, const char *room_id, const char *sender,
                 const struct event_spec *spec, const char *device_id, const char *txn_id,
                 char **event_id_out, struct event_error *err)
+{
+	char *unused = NULL;
+	int ret;
+
+	/* Callers that do not need the event ID (server notices, alerts,
+	 * profile propagation) may pass NULL. */
+	if (event_id_out)
+		return events_send_one(ctx, room_id, sender, spec, device_id, txn_id, event_id_out, err);
+	ret = events_send_one(ctx, room_id, sender, spec, device_id, txn_id, &unused, err);
+	free(unused);
+	return ret;
+}
+
+static int events_send_one(struct events_ctx *ctx, const char *room_id, const char *sender,
+                           const struct event_spec *spec, const char *device_id,
+                           const char *txn_id, char **event_id_out, struct event_error *err)
 {
 	struct room_entry *e;
 	struct event_build_args a = { 0 };
