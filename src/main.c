@@ -14,6 +14,10 @@ static void usage(FILE *out)
 	      "         list-users\n"
 	      "         reset-password NAME [--password-file F]\n"
 	      "         deactivate NAME [--erase]\n"
+	      "         lock|unlock|suspend|unsuspend|whois|joined-rooms NAME\n"
+	      "         room-list\n"
+	      "         send-notice NAME TEXT, broadcast-notice TEXT, room-shutdown ROOM_ID\n"
+	      "           (through the running server: --token T or CHAPPE_ADMIN_TOKEN)\n"
 	      "       chappe audit (--config FILE | --data-dir DIR) verify\n"
 	      "       chappe audit (--config FILE | --data-dir DIR) exposure USER [--since T]\n"
 	      "         [--until T] [--format json|markdown|html] [--no-event-ids]\n", out);
