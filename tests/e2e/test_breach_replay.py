@@ -371,3 +371,119 @@ def test_breach_replay_scraper_contained_busy_user_untouched(make_server, tmp_pa
     # and the busy user is still untouched at the end
     assert f"detect: {busy.user_id}" not in server.stderr_text()
     assert busy.call("GET", "account/whoami").status == 200
+
+
+# ---- rules from homeserver.yaml: webhook, throttle, suspend ---------------------
+
+class _Hook:
+    """A local webhook receiver: the JSON bodies POSTed to it."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        bodies = self.bodies = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                bodies.append((self.headers.get("Content-Type"), json.loads(self.rfile.read(n))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait(self, n, deadline_s=10):
+        end = time.monotonic() + deadline_s
+        while len(self.bodies) < n and time.monotonic() < end:
+            time.sleep(0.05)
+        return self.bodies
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_configured_rules_webhook_throttle_suspend(make_server):
+    hook = _Hook()
+    try:
+        server = make_server(scraper_detection={
+            "young_account_percent": 100,
+            "throttle_seconds": 120,
+            "alert_webhook_url": hook.url,
+            "directory_searches": {"seconds": 3600, "alert": 2, "throttle": 3},
+            "public_room_joins": {"seconds": 3600, "suspend": 1},
+        })
+        owner = MatrixUser(server, unique_name("owner"))
+        room = owner.create_room(preset="public_chat", name="Lobby")
+        user = MatrixUser(server, unique_name("searcher"))
+
+        def search():
+            return user.call("POST", "user_directory/search", {"search_term": "owner"})
+
+        assert search().status == 200
+        assert search().status == 200           # 2nd search: alert
+        got = hook.wait(1)
+        assert len(got) == 1, got
+        ctype, alert = got[0]
+        assert ctype == "application/json"
+        assert alert["user_id"] == user.user_id and alert["rule"] == "directory_searches"
+        assert alert["action"] == "alert" and alert["count"] == 2 and alert["threshold"] == 2
+        assert alert["exposure"]["directory_searches"] == 2
+        assert alert["exposure"]["directory_users"] == 1
+        assert "Exposure so far:" in alert["body"]
+
+        assert search().status == 200           # 3rd: throttled from now on
+        # client-server-api "Rate limiting": 429 M_LIMIT_EXCEEDED, and
+        # "Homeservers SHOULD include a Retry-After header"
+        r = user.call("GET", "sync", query={"timeout": "0"})
+        assert r.status == 429 and r.errcode == "M_LIMIT_EXCEEDED", r
+        assert 0 < r.json["retry_after_ms"] <= 120000
+        assert 0 < int(r.headers["Retry-After"]) <= 120
+        assert search().status == 429
+        # writes are not reads: they still work
+        own = user.create_room(preset="private_chat")
+        assert own
+        assert hook.wait(2)[1][1]["action"] == "throttle"
+        # other accounts are not affected
+        assert owner.call("GET", "sync", query={"timeout": "0"}).status == 200
+
+        # a public join with suspend at 1 (client-server-api "Account
+        # suspension": writes get 403 M_USER_SUSPENDED, reads still work)
+        joiner = MatrixUser(server, unique_name("joiner"))
+        joiner.join(room)
+        r = joiner.call("PUT", f"rooms/{room_path(room)}/send/m.room.message/t1",
+                        {"msgtype": "m.text", "body": "hi"})
+        assert r.status == 403 and r.errcode == "M_USER_SUSPENDED", r
+        assert joiner.call("GET", "sync", query={"timeout": "0"}).status == 200
+        got = hook.wait(3)
+        assert got[2][1]["action"] == "suspend" and got[2][1]["user_id"] == joiner.user_id
+        assert "(done)" in got[2][1]["body"]
+        # joining a room the join rule does not make public counts nothing
+        other = MatrixUser(server, unique_name("invitee"))
+        private = owner.create_room(preset="private_chat")
+        owner.invite(private, other.user_id)
+        other.join(private)
+        assert other.call("PUT", f"rooms/{room_path(private)}/send/m.room.message/t1",
+                          {"msgtype": "m.text", "body": "hi"}).status == 200
+    finally:
+        hook.close()
+
+
+def test_detection_disabled(make_server):
+    """scraper_detection.enabled: false: nothing is counted, nothing fires."""
+    server = make_server(scraper_detection={
+        "enabled": False, "young_account_percent": 100,
+        "public_room_joins": {"seconds": 3600, "lock": 1}})
+    owner = MatrixUser(server, unique_name("owner"))
+    room = owner.create_room(preset="public_chat")
+    user = MatrixUser(server, unique_name("joiner"))
+    user.join(room)
+    assert user.call("GET", "sync", query={"timeout": "0"}).status == 200
+    assert "scraper detection is disabled" in server.stderr_text()
