@@ -554,3 +554,24 @@ def test_deleting_an_alias_updates_the_canonical_alias(server):
     assert canonical() == {"alt_aliases": [carols]}
     listing = public_rooms(alice, {"filter": {"generic_search_term": tag}})
     assert all("canonical_alias" not in e for e in listing["chunk"]), listing
+
+
+def test_knock_by_alias(server):
+    """POST /knock/{roomIdOrAlias}: "The room identifier or alias to knock
+    upon" (knocking.yaml); the answer names the room the alias maps to."""
+    tag = secrets.token_hex(4)
+    alice, carol = MatrixUser(server), MatrixUser(server)
+    room = alice.create_room(preset="private_chat", room_alias_name=f"knock_{tag}",
+                             initial_state=[{"type": "m.room.join_rules", "state_key": "",
+                                             "content": {"join_rule": "knock"}}])
+    alias = f"#knock_{tag}:{SERVER_NAME}"
+    r = carol.call("POST", f"knock/{room_path(alias)}", {"reason": "let me in"})
+    assert r.status == 200 and r.json == {"room_id": room}, r
+    r = alice.call("GET", f"rooms/{room_path(room)}/state/m.room.member/"
+                          f"{user_path(carol.user_id)}")
+    assert r.status == 200 and r.json.get("membership") == "knock", r
+    # a knock-only room is listable once published ("knock" join rule)
+    r = alice.call("PUT", f"directory/list/room/{room_path(room)}", {"visibility": "public"})
+    assert r.status == 200, r
+    entry = chunk_entry(public_rooms(carol, {"filter": {"generic_search_term": alias}}), room)
+    assert entry is not None and entry["join_rule"] == "knock", entry
