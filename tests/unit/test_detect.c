@@ -5,6 +5,7 @@
  * The clock is the test's own, so windows, cool-downs, idle eviction and
  * account ages are driven exactly. Rules fire into a recorder.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -431,6 +432,50 @@ static void test_bad_rules_refused(void **state)
 	assert_true(detect_running());
 }
 
+/* ---- threads ------------------------------------------------------------ */
+
+static void *observer(void *arg)
+{
+	const char *user = arg;
+
+	for (int i = 0; i < 1000; i++) {
+		serve(user, SERVED_MESSAGES, i % 2 ? "!odd:x" : "!even:x", 1, 1000);
+		detect_observe_media("@shared:x", false, 1);
+		(void)detect_throttled("@shared:x", NULL);
+	}
+	return NULL;
+}
+
+/* Four threads on one shared account and on one account each: every
+ * observation is counted once, the shared rule fires exactly once, and no
+ * thread's own history rule (1000 events each, threshold 1001) fires.
+ * Run under ASan in CI; record_fire is safe here because only one fire
+ * can happen. */
+static void test_threads_count_exactly(void **state)
+{
+	const struct detect_rule r[] = { { DETECT_MEDIA_DOWNLOADS, DETECT_ALERT, 86400, 4000 },
+	                                 { DETECT_HISTORY_EVENTS, DETECT_RECORD, 86400, 1001 } };
+	static char users[4][16] = { "@t0:x", "@t1:x", "@t2:x", "@t3:x" };
+	pthread_t th[4];
+	struct detect_exposure e;
+
+	(void)state;
+	start(r, 2, 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, observer, users[i]), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(n_fires, 1);
+	assert_int_equal(fires[0].rule.metric, DETECT_MEDIA_DOWNLOADS);
+	detect_exposure_get("@shared:x", &e);
+	assert_int_equal(e.media_downloads, 4000);
+	for (int i = 0; i < 4; i++) {
+		detect_exposure_get(users[i], &e);
+		assert_int_equal(e.events, 1000);
+		assert_int_equal(e.rooms, 2);
+	}
+}
+
 /* The file's names are the detector's names, in the same order. */
 static void test_names_match_config(void **state)
 {
@@ -586,6 +631,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_idle_accounts_evicted, teardown),
 		cmocka_unit_test_teardown(test_table_full_evicts_least_recent, teardown),
 		cmocka_unit_test_teardown(test_bad_rules_refused, teardown),
+		cmocka_unit_test_teardown(test_threads_count_exactly, teardown),
 		cmocka_unit_test(test_names_match_config),
 		cmocka_unit_test(test_config_defaults_and_overrides),
 		cmocka_unit_test(test_config_refuses_bad_values),
