@@ -902,7 +902,9 @@ enum store_result store_cross_signing_get(struct store *st, const char *user_id,
                                           struct store_cross_signing *out);
 /* Set the keys whose json[i] is not NULL (with public_key[i]). With
  * only_if_no_master, STORE_CONFLICT if the user already has a master key
- * (the first upload needs no UIA; a racing second one must not slip in). */
+ * (the first upload needs no UIA; a racing second one must not slip in).
+ * Replacing the self-signing key drops the signatures it made of the
+ * user's devices; replacing the master key drops the signatures of it. */
 enum store_result store_cross_signing_put(struct store *st, const char *user_id,
                                           const char *const json[STORE_XSIGN_COUNT],
                                           const char *const public_key[STORE_XSIGN_COUNT],

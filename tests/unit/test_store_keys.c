@@ -508,6 +508,36 @@ static void test_cross_signing_and_signatures(void **state)
 	assert_string_equal(sl.items[0].signature, "SIG2");
 	assert_string_equal(sl.items[0].target_key_id, "DEV1");
 	store_key_signature_list_clear(&sl);
+	/* a new self-signing key: what the old one signed is gone; a new
+	 * master key: the signatures of the old one are gone */
+	{
+		struct store_key_signature on_master = { "MASTERPUB", ALICE, "ed25519:DEV1", "S3" };
+		assert_int_equal(store_key_signatures_add(f->st, ALICE, &on_master, 1, &p3),
+		                 STORE_OK);
+		json[STORE_XSIGN_MASTER] = NULL;
+		pub[STORE_XSIGN_MASTER] = NULL;
+		/* the same self-signing key again keeps its signatures */
+		assert_int_equal(store_cross_signing_put(f->st, ALICE, json, pub, false, &p3),
+		                 STORE_OK);
+		assert_int_equal(store_key_signatures_get(f->st, ALICE, &sl), STORE_OK);
+		assert_int_equal(sl.n, 2);
+		store_key_signature_list_clear(&sl);
+		json[STORE_XSIGN_SELF_SIGNING] = "{\"s\":2}";
+		pub[STORE_XSIGN_SELF_SIGNING] = "SELFPUB2";
+		assert_int_equal(store_cross_signing_put(f->st, ALICE, json, pub, false, &p3),
+		                 STORE_OK);
+		assert_int_equal(store_key_signatures_get(f->st, ALICE, &sl), STORE_OK);
+		assert_int_equal(sl.n, 1);
+		assert_string_equal(sl.items[0].target_key_id, "MASTERPUB");
+		store_key_signature_list_clear(&sl);
+		json[STORE_XSIGN_MASTER] = "{\"m\":3}";
+		pub[STORE_XSIGN_MASTER] = "MASTERPUB2";
+		assert_int_equal(store_cross_signing_put(f->st, ALICE, json, pub, false, &p3),
+		                 STORE_OK);
+		assert_int_equal(store_key_signatures_get(f->st, ALICE, &sl), STORE_OK);
+		assert_int_equal(sl.n, 0);
+		store_key_signature_list_clear(&sl);
+	}
 	/* a signer key that is not ed25519 never reaches SQL */
 	sig.signer_key_id = "curve25519:X";
 	assert_int_equal(store_key_signatures_add(f->st, ALICE, &sig, 1, &p3), STORE_ERROR);
@@ -606,6 +636,7 @@ static void test_queries_use_indexes(void **state)
 		SQ_KEYS_FALLBACK_CLAIM, SQ_KEYS_FALLBACK_UNUSED, SQ_KEYS_CHANGE_INSERT,
 		SQ_KEYS_CHANGES, SQ_KEYS_CHANGES_MAX, SQ_XSIGN_GET, SQ_XSIGN_MASTER_EXISTS,
 		SQ_XSIGN_UPSERT, SQ_KEYSIG_UPSERT, SQ_KEYSIG_GET, SQ_KEYS_SHARED_USERS,
+		SQ_KEYSIG_DROP_REPLACED,
 	};
 	struct sqlite_conn *c;
 	sqlite3 *db = NULL;

@@ -519,6 +519,16 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 		"AND m1.membership IN ('join', 'invite') AND m2.membership IN ('join', 'invite') "
 		"AND (m1.membership = 'join' OR m2.membership = 'join') "
 		"ORDER BY 1 LIMIT ?2",
+	/* before ?1's keys are replaced: the signatures made by the old
+	 * self-signing key (?2: the new one) and those of the old master key
+	 * (?3: the new one) sign nothing current; NULL: not replaced */
+	[SQ_KEYSIG_DROP_REPLACED] =
+		"DELETE FROM key_signatures WHERE target_user = ?1 AND ("
+		"(signer_user = ?1 AND signer_key_id = (SELECT 'ed25519:' || public_key "
+		"  FROM cross_signing_keys WHERE user_id = ?1 AND usage = 'self_signing' "
+		"  AND public_key <> ?2)) "
+		"OR target_key_id = (SELECT public_key FROM cross_signing_keys "
+		"  WHERE user_id = ?1 AND usage = 'master' AND public_key <> ?3))",
 
 	/* ---- server-side key backup (sqlite_key_backup.c) ----
 	 * Version rows load as (version, algorithm, auth_data, etag, count,

@@ -565,6 +565,12 @@ static enum store_result job_cross_signing_put(struct sqlite_conn *w, void *arg)
 		if (r != STORE_NOT_FOUND)
 			return r;
 	}
+	{
+		const char *drop[3] = { a->user_id, a->public_key[STORE_XSIGN_SELF_SIGNING],
+		                        a->public_key[STORE_XSIGN_MASTER] };
+		if ((r = sqlite_exec_texts(w, SQ_KEYSIG_DROP_REPLACED, drop, 3, NULL)) != STORE_OK)
+			return r;
+	}
 	for (int i = 0; i < STORE_XSIGN_COUNT; i++) {
 		const char *row[4] = { a->user_id, sqlite_xsign_usage[i], a->json[i],
 		                       a->public_key[i] };

@@ -180,6 +180,7 @@ enum sqlite_stmt_id {
 	SQ_KEYSIG_UPSERT,
 	SQ_KEYSIG_GET,
 	SQ_KEYS_SHARED_USERS,
+	SQ_KEYSIG_DROP_REPLACED,
 
 	/* server-side key backup (sqlite_key_backup.c) */
 	SQ_BACKUP_VERSION_INSERT,
