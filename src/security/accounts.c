@@ -58,6 +58,10 @@ enum account_result account_check_new(struct store *st, const struct config *cfg
 			all_digits = false;
 	if (all_digits || !id_localpart_valid(localpart))
 		return ACCOUNT_INVALID_USERNAME;
+	/* The server-notices sender (api/client/server_notices.c) is created
+	 * on demand; nobody may register its name first. */
+	if (strcmp(localpart, ACCOUNT_RESERVED_NOTICES) == 0)
+		return ACCOUNT_IN_USE;
 	uid = id_user_make(localpart, cfg->server_name);
 	if (!uid)
 		return ACCOUNT_INVALID_USERNAME;   /* too long with the server name */

@@ -15,6 +15,9 @@
 struct store;
 struct config;
 
+/* Localpart of the server-notices account, which no one may register. */
+#define ACCOUNT_RESERVED_NOTICES "server"
+
 enum account_result {
 	ACCOUNT_OK = 0,
 	ACCOUNT_INVALID_USERNAME,   /* M_INVALID_USERNAME */

@@ -825,3 +825,28 @@ def test_concurrent_sessions(server):
     assert all(d == w for d, _, w in results)
     devs = server.client("GET", "devices", token=results[0][1]).json["devices"]
     assert {d for d, _, _ in results} <= {d["device_id"] for d in devs}
+
+
+def test_server_notices_name_is_reserved(server):
+    """The server-notices sender (@server:<name>) is created by the server on
+    demand; registering it first would let an ordinary account speak for the
+    operator, so the name is taken: 400 M_USER_IN_USE (registration.yaml)."""
+    r = server.client("GET", "register/available", query={"username": "server"})
+    assert r.status == 400 and r.json["errcode"] == "M_USER_IN_USE", r
+
+
+def test_suspended_user_cannot_redact_others(server):
+    """Account suspension: a suspended user may redact their own events only."""
+    from chappe_e2e import MatrixUser, room_path
+    import secrets
+    alice, bob = MatrixUser(server), MatrixUser(server)
+    room = alice.create_room(preset="public_chat")
+    bob.join(room)
+    theirs = alice.send(room, "alice's")
+    mine = bob.send(room, "bob's")
+    res = server.admin("suspend", bob.user_id)
+    assert res.returncode == 0, res
+    r = bob.call("PUT", f"rooms/{room_path(room)}/redact/{room_path(theirs)}/{secrets.token_hex(4)}", {})
+    assert r.status == 403 and r.json["errcode"] == "M_USER_SUSPENDED", r
+    r = bob.call("PUT", f"rooms/{room_path(room)}/redact/{room_path(mine)}/{secrets.token_hex(4)}", {})
+    assert r.status == 200, r

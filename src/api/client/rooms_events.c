@@ -86,6 +86,13 @@ void api_room_redact(struct request *req)
 		res_error(req, 404, "M_NOT_FOUND", "Event not found");
 		return;
 	}
+	/* client-server-api "Account suspension": a suspended user may still
+	 * redact their own events, not anyone else's. */
+	if (req->auth.suspended && strcmp(se.sender, req->auth.user_id) != 0) {
+		store_event_clear(&se);
+		res_error(req, 403, "M_USER_SUSPENDED", "Your account is suspended");
+		return;
+	}
 	/* The room version's rules let any event of the same server through;
 	 * on one server that is everyone, so the "own event or redact power"
 	 * check is ours (redaction.yaml). */

@@ -24,6 +24,7 @@
 #ifndef CHAPPE_API_CLIENT_SERVER_NOTICES_H
 #define CHAPPE_API_CLIENT_SERVER_NOTICES_H
 
+#include "security/accounts.h"
 #include <stddef.h>
 
 #include <jansson.h>
@@ -31,7 +32,7 @@
 struct app;
 struct event_error;
 
-#define SERVER_NOTICE_LOCALPART "server"
+#define SERVER_NOTICE_LOCALPART ACCOUNT_RESERVED_NOTICES  /* security/accounts.h */
 #define SERVER_NOTICE_BROADCAST_MAX 100000   /* users one broadcast reaches */
 
 /* "@server:<server_name>", malloc'd (NULL when out of memory). */
