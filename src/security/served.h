@@ -30,9 +30,10 @@ enum served_kind {
 	SERVED_SEARCH,
 	SERVED_MEMBERS,
 	SERVED_STATE,
-	/* access ledger: a read that only computes from events and sends
-	 * none of them (unread counts, the candidates of a bundled
-	 * aggregation): filtered, never recorded */
+	/* access ledger: filtered by visibility, not recorded: the read only
+	 * computes from the events (unread counts, the candidates of a bundled
+	 * aggregation), or records what it finally sends itself with
+	 * served_events_record (/sync, after the client's filter) */
 	SERVED_UNREAD,
 };
 

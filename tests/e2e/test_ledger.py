@@ -366,3 +366,23 @@ def test_bundled_aggregations_count_what_was_sent(make_server):
     assert len(received[room]) == 3, r.json   # the root, a reply and an edit
     report = wait_report(server, reader.user_id, received)
     assert report_ids(report) == received
+
+
+def test_sync_filter_is_applied_before_recording(make_server):
+    """Filtering (client-server-api "Filtering"): events a sync filter keeps
+    out never reach the client, so they are not in its exposure either."""
+    server = make_server()
+    alice = MatrixUser(server, unique_name("alice"))
+    room = alice.create_room(preset="public_chat", name="Filtered")
+    for i in range(3):
+        alice.send(room, f"message {i}")
+        alice.send(room, "", event_type="org.example.other", content={"n": i})
+    reader = MatrixUser(server, unique_name("reader"))
+    reader.join(room)
+    body = reader.sync(filter={"room": {"timeline": {"types": ["m.room.message"]},
+                                        "state": {"types": ["m.room.name"]}}})
+    joined = body["rooms"]["join"][room]
+    received = {room: ids_of(joined["timeline"]["events"]) | ids_of(joined["state"]["events"])}
+    assert len(received[room]) >= 3, joined   # at least the three messages
+    report = wait_report(server, reader.user_id, received)
+    assert report_ids(report) == received

@@ -24,8 +24,10 @@ struct sync_ctx {
 	int64_t presence_pos;
 };
 
-json_t *sync_events_json(const struct sync_ctx *c, const struct store_event_list *l,
-                         enum filter_part_kind part);
+/* Client-format events of room_id passing the filter part, as a JSON
+ * array; the ones included are recorded as served (access ledger). */
+json_t *sync_events_json(const struct sync_ctx *c, const char *room_id,
+                         const struct store_event_list *l, enum filter_part_kind part);
 /* account_data: the room's account data events since the last sync, or NULL. */
 int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_t *account_data);
 int sync_room_invited(struct sync_ctx *c, const struct store_membership *m);

@@ -21,12 +21,34 @@ static void list_reverse(struct store_event_list *l)
 	}
 }
 
-/* Client-format events passing the filter part, as a JSON array. */
-json_t *sync_events_json(const struct sync_ctx *c, const struct store_event_list *l,
-                         enum filter_part_kind part)
+/* Access ledger: the events of l that go out (sent[i]) are recorded as
+ * served by this sync. Out of memory, all of l is: a record may say more
+ * than left, never less. */
+static void events_sent_record(const struct sync_ctx *c, const char *room_id,
+                               const struct store_event_list *l, const bool *sent)
+{
+	struct served_viewer v = { c->p->user_id, c->p->device_id, c->p->ip, c->p->user_agent };
+	struct store_event_list kept = { NULL, 0 };
+
+	if (sent && (kept.items = malloc((l->n ? l->n : 1) * sizeof(*kept.items))) != NULL) {
+		for (size_t i = 0; i < l->n; i++)
+			if (sent[i])
+				kept.items[kept.n++] = l->items[i];   /* shallow: l owns them */
+		served_events_record(&v, SERVED_SYNC, room_id, &kept);
+		free(kept.items);
+		return;
+	}
+	served_events_record(&v, SERVED_SYNC, room_id, l);
+}
+
+/* Client-format events passing the filter part, as a JSON array; the ones
+ * included are recorded in the access ledger. */
+json_t *sync_events_json(const struct sync_ctx *c, const char *room_id,
+                         const struct store_event_list *l, enum filter_part_kind part)
 {
 	const struct event_filter_part *fp = filter_part(c->p->filter, part);
 	json_t *arr = json_array();
+	bool *sent = calloc(l->n ? l->n : 1, sizeof(*sent));
 
 	for (size_t i = 0; i < l->n; i++) {
 		json_t *ev = event_client_format(&l->items[i], c->p->user_id, c->p->device_id,
@@ -44,8 +66,11 @@ json_t *sync_events_json(const struct sync_ctx *c, const struct store_event_list
 			if (!ev)
 				continue;
 		}
-		json_array_append_new(arr, ev);
+		if (json_array_append_new(arr, ev) == 0 && sent)
+			sent[i] = true;
 	}
+	events_sent_record(c, room_id, l, sent);
+	free(sent);
 	return arr;
 }
 
@@ -131,7 +156,9 @@ static int timeline_load(const struct sync_ctx *c, const char *room_id, int64_t 
 		memmove(tl->items, tl->items + 1, (tl->n - 1) * sizeof(*tl->items));
 		tl->n--;
 	}
-	return served_events_filter(c->app->store, &v, SERVED_SYNC, room_id, tl);
+	/* visibility only: what the client filter then keeps is recorded by
+	 * sync_events_json, as what was sent */
+	return served_events_filter(c->app->store, &v, SERVED_UNREAD, room_id, tl);
 }
 
 /* The room's state section into *state. Classic sync: the state before
@@ -176,17 +203,6 @@ static void timeline_bundle(const struct sync_ctx *c, const char *room_id, json_
 	                           json_object_get(json_object_get(room, "timeline"), "events"));
 }
 
-/* access ledger: the state section leaves too. Access to it was decided
- * by the membership the room is listed under, so it is recorded as served
- * rather than filtered by the timeline's visibility rules. */
-static void state_record(const struct sync_ctx *c, const char *room_id,
-                         const struct store_event_list *state)
-{
-	struct served_viewer v = { c->p->user_id, c->p->device_id, c->p->ip, c->p->user_agent };
-
-	served_events_record(&v, SERVED_SYNC, room_id, state);
-}
-
 int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_t *account_data)
 {
 	const char *room_id = m->room_id;
@@ -214,14 +230,13 @@ int sync_room_joined(struct sync_ctx *c, const struct store_membership *m, json_
 	start = tl.n ? tl.items[0].stream : c->now_pos + 1;
 	if (room_state_section(c, room_id, full, limited, &tl, &state) != 0)
 		goto fail;
-	state_record(c, room_id, &state);
 	snprintf(prev_batch, sizeof(prev_batch), "p%lld", (long long)(start > 0 ? start : 0));
 	room = json_pack("{s:{s:o,s:b,s:s},s:{s:o},s:{s:o},s:{s:o}}",
 	                 "timeline", "events",
-	                 sync_events_json(c, &tl, FILTER_PART_TIMELINE), "limited", limited,
+	                 sync_events_json(c, room_id, &tl, FILTER_PART_TIMELINE), "limited", limited,
 	                 "prev_batch", prev_batch,
 	                 c->p->use_state_after ? "state_after" : "state", "events",
-	                 sync_events_json(c, &state, FILTER_PART_STATE),
+	                 sync_events_json(c, room_id, &state, FILTER_PART_STATE),
 	                 "ephemeral", "events", ephemeral,
 	                 "account_data", "events", account_data ? json_incref(account_data)
 	                                                          : json_array());
@@ -313,7 +328,7 @@ int sync_room_left(struct sync_ctx *c, const struct store_membership *m)
 	snprintf(prev_batch, sizeof(prev_batch), "p%lld",
 	         (long long)(tl.n ? tl.items[0].stream : m->stream));
 	room = json_pack("{s:{s:o,s:b,s:s},s:{s:[]},s:{s:[]}}", "timeline", "events",
-	                 sync_events_json(c, &tl, FILTER_PART_TIMELINE), "limited", limited,
+	                 sync_events_json(c, m->room_id, &tl, FILTER_PART_TIMELINE), "limited", limited,
 	                 "prev_batch", prev_batch, "state", "events", "account_data", "events");
 	if (limited && room)
 		timeline_bundle(c, m->room_id, room);
