@@ -292,7 +292,8 @@ def exposure(server, user_id):
 
 
 def test_breach_replay_scraper_contained_busy_user_untouched(make_server, tmp_path):
-    server = make_server()
+    # the DEFAULT rules (base_config turns detection off for other tests)
+    server = make_server(scraper_detection={"enabled": True})
     admin = make_admin(server, tmp_path)
     t0 = time.monotonic()
     rooms, seeded, files, private = seed(server)
@@ -414,6 +415,7 @@ def test_configured_rules_webhook_throttle_suspend(make_server):
     hook = _Hook()
     try:
         server = make_server(scraper_detection={
+            "enabled": True,
             "young_account_percent": 100,
             "throttle_seconds": 120,
             "alert_webhook_url": hook.url,
