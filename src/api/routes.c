@@ -75,7 +75,7 @@ const struct route api_routes[] = {
 
 	/* end-to-end encryption keys */
 	ROW(PFX_CLIENT, HTTP_POST, "/keys/upload", api_keys_upload, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
-	ROW(PFX_CLIENT, HTTP_POST, "/keys/query", api_keys_query, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT, HTTP_POST, "/keys/query", api_keys_query, AUTH_REQUIRED, RL_CLIENT, LEDGER_KEY_QUERY),
 	ROW(PFX_CLIENT, HTTP_POST, "/keys/claim", api_keys_claim, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_GET, "/keys/changes", api_keys_changes, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT, HTTP_POST, "/keys/device_signing/upload", api_keys_device_signing_upload, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
@@ -175,6 +175,8 @@ const struct route api_routes[] = {
 	ROW_UPLOAD(PFX_MEDIA, HTTP_PUT, "/upload/{serverName}/{mediaId}", api_media_upload_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW_WRITE(PFX_ROOT, HTTP_POST, "/_matrix/media/v1/create", api_media_create, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT_V1, HTTP_GET, "/media/config", api_media_config, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_CLIENT_V1, HTTP_GET, "/media/preview_url", api_media_preview, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
+	ROW(PFX_MEDIA, HTTP_GET, "/preview_url", api_media_preview, AUTH_OPTIONAL, RL_CLIENT, LEDGER_NONE),
 	ROW(PFX_CLIENT_V1, HTTP_GET, "/media/download/{serverName}/{mediaId}", api_media_download, AUTH_REQUIRED, RL_CLIENT, LEDGER_MEDIA),
 	ROW(PFX_CLIENT_V1, HTTP_GET, "/media/download/{serverName}/{mediaId}/{fileName}", api_media_download, AUTH_REQUIRED, RL_CLIENT, LEDGER_MEDIA),
 	ROW(PFX_CLIENT_V1, HTTP_GET, "/media/thumbnail/{serverName}/{mediaId}", api_media_thumbnail, AUTH_REQUIRED, RL_CLIENT, LEDGER_MEDIA),

@@ -19,6 +19,7 @@
 #include "http/ratelimit.h"
 #include "http/server.h"
 #include "json/sign.h"
+#include "media/media_preview.h"
 #include "security/nonces.h"
 #include "security/secrets.h"
 #include "security/ledger.h"
@@ -277,7 +278,9 @@ int cli_serve(int argc, char **argv)
 		return 2;
 	if (log_level_parse(cfg.log_level, &lvl) == 0)
 		log_set_level(lvl);
-	if (secrets_init() != 0 || signing_key_ready(&cfg, &key) != 0)
+	/* libcurl's global state (URL previews), before any thread starts */
+	if (media_preview_global_init() != 0 || secrets_init() != 0 ||
+	    signing_key_ready(&cfg, &key) != 0)
 		goto out;
 	if (store_open(&app.store, cfg.database_backend, cfg.database_path, err,
 	               sizeof(err)) != STORE_OK) {
@@ -346,6 +349,7 @@ out:
 	signing_key_wipe(&key);
 	config_free(&cfg);
 	free(hint);
+	media_preview_global_cleanup();
 	if (ret == 0)
 		log_info("stopped cleanly");
 	return ret;

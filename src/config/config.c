@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "util/ids.h"
+#include "util/cidr.h"
 #include "util/log.h"
 
 int config_err(char *err, size_t err_len, const char *fmt, ...)
@@ -194,6 +195,7 @@ int config_defaults(struct config *cfg, const char *server_name, const char *dat
 	cfg->media_quota_bytes_per_user = CONFIG_DEFAULT_MEDIA_QUOTA;
 	cfg->legacy_media_authenticated = false;
 	cfg->url_preview_enabled = false;
+	cfg->url_preview_ip_allowlist = strdup("");
 	cfg->ledger_enabled = true;
 	cfg->ledger_retention_days = CONFIG_DEFAULT_LEDGER_RETENTION_DAYS;
 	config_detect_defaults(&cfg->detect);   /* scraper detection */
@@ -400,11 +402,10 @@ static int strings_validate(const struct config *cfg, char *err, size_t err_len)
 	if (cfg->registration != CONFIG_REGISTRATION_OPEN &&
 	    cfg->registration != CONFIG_REGISTRATION_CLOSED)
 		return config_err(err, err_len, "registration: must be open or closed");
-	/* Refused rather than silently ignored: an admin who turns previews on
-	 * must learn that this build has none (no fetcher, no SSRF exposure). */
-	if (cfg->url_preview_enabled)
+	if (!cfg->url_preview_ip_allowlist || !cidr_list_valid(cfg->url_preview_ip_allowlist))
 		return config_err(err, err_len,
-		    "url_preview_enabled: URL previews are not implemented; must be false");
+		    "url_preview_ip_allowlist: must be a comma-separated list of CIDR ranges "
+		    "(\"127.0.0.1/32, ::1/128\")");
 	if (cfg->registration_shared_secret &&
 	    (strlen(cfg->registration_shared_secret) > CONFIG_SECRET_MAX ||
 	     !text_clean(cfg->registration_shared_secret)))
@@ -437,6 +438,7 @@ void config_free(struct config *cfg)
 	free(cfg->signing_key_path);
 	free(cfg->log_level);
 	free(cfg->default_room_version);
+	free(cfg->url_preview_ip_allowlist);
 	if (cfg->registration_shared_secret)
 		sodium_memzero(cfg->registration_shared_secret,
 		               strlen(cfg->registration_shared_secret));

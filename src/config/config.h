@@ -77,7 +77,9 @@ struct config {
 	uint64_t media_quota_bytes_per_user; /* all of a user's uploads; 0 = no quota */
 	bool legacy_media_authenticated;    /* serve /_matrix/media/v3/download etc. to
 	                                     * requests with a valid token (never anonymous) */
-	bool url_preview_enabled;           /* /preview_url (not implemented: must stay false) */
+	bool url_preview_enabled;           /* GET .../preview_url fetches pages for users */
+	char *url_preview_ip_allowlist;     /* "CIDR,..." a preview may reach despite the
+	                                     * SSRF guard (loopback, private...); "" none */
 
 	/* access ledger (security/ledger.h) */
 	bool ledger_enabled;                /* record every read served */

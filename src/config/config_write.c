@@ -190,10 +190,14 @@ static void write_media(FILE *f, const struct config *cfg)
 	      "# endpoints serve media, so an mxc URL alone never reveals content.\n", f);
 	fprintf(f, "legacy_media_authenticated: %s\n",
 	        cfg->legacy_media_authenticated ? "true" : "false");
-	fputs("\n# URL previews (/preview_url). Not implemented: must stay false (the\n"
-	      "# endpoint answers 404 M_UNRECOGNIZED), so the server never fetches\n"
-	      "# URLs on a user's behalf.\n", f);
+	fputs("\n# URL previews (GET /_matrix/client/v1/media/preview_url). Default false:\n"
+	      "# when on, the server fetches pages users name (http and https only, at\n"
+	      "# most 1 MiB and 10 s, 3 redirects), never from loopback, private,\n"
+	      "# link-local or other internal addresses (checked on every connection).\n", f);
 	fprintf(f, "url_preview_enabled: %s\n", cfg->url_preview_enabled ? "true" : "false");
+	fputs("\n# Address ranges a URL preview may reach despite that guard, as\n"
+	      "# \"CIDR, CIDR\" (e.g. an intranet wiki). Default \"\": none.\n", f);
+	emit_str(f, "", "url_preview_ip_allowlist", cfg->url_preview_ip_allowlist);
 }
 
 static void write_ledger(FILE *f, const struct config *cfg)

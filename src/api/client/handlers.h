@@ -87,6 +87,9 @@ void api_room_messages(struct request *req);
 void api_account_data_put(struct request *req);
 void api_account_data_get(struct request *req);
 
+/* media_preview.c */
+void api_media_preview(struct request *req);
+
 /* to_device.c */
 void api_send_to_device(struct request *req);
 
