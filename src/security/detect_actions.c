@@ -335,6 +335,7 @@ static struct alert *alert_build(const struct detect_fire *f, const char *done)
 static void alert_queue(const struct detect_fire *f, const char *done)
 {
 	struct alert *al = alert_build(f, done);
+	bool queued = false;
 
 	pthread_mutex_lock(&q.lock);
 	if (al && q.started && !q.stopping && q.queued < DETECT_ALERTS_QUEUED) {
@@ -344,14 +345,15 @@ static void alert_queue(const struct detect_fire *f, const char *done)
 			q.head = al;
 		q.tail = al;
 		q.queued++;
-		al = NULL;
+		queued = true;
 		pthread_cond_signal(&q.cond);
 	}
 	pthread_mutex_unlock(&q.lock);
-	if (al || !q.started)
+	if (!queued) {
 		log_error("detect: alert about %s dropped (queue full or out of memory)",
 		          f->user_id);
-	alert_free(al);
+		alert_free(al);
+	}
 }
 
 /* The detector's action function: runs on the observing thread. */

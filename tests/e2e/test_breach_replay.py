@@ -489,3 +489,44 @@ def test_detection_disabled(make_server):
     user.join(room)
     assert user.call("GET", "sync", query={"timeout": "0"}).status == 200
     assert "scraper detection is disabled" in server.stderr_text()
+
+
+def test_lock_from_a_read_path(make_server):
+    """A lock fired while a read is being served (history_events, counted
+    in /messages and /context) takes effect on the very next request, and
+    the parked long-poll of another session of the account ends at once
+    ("Account locking": 401 M_USER_LOCKED, soft_logout true)."""
+    import threading
+
+    server = make_server(scraper_detection={
+        "enabled": True, "young_account_percent": 100,
+        "history_events": {"seconds": 3600, "alert": 20, "lock": 40}})
+    owner = MatrixUser(server, unique_name("owner"))
+    room = owner.create_room(preset="public_chat")
+    ids = [owner.send(room, f"m{k}") for k in range(60)]
+    reader = MatrixUser(server, unique_name("reader"))
+    reader.join(room)
+    other = MatrixUser(server, token=server.login(reader.name)["access_token"],
+                       user_id=reader.user_id)
+    since = other.sync()["next_batch"]
+    parked = {}
+
+    def long_poll():
+        parked["r"] = other.call("GET", "sync", query={"since": since, "timeout": "30000"},
+                                 timeout=40)
+
+    t = threading.Thread(target=long_poll)
+    t.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    r = reader.messages(room, limit=30)      # 30 history events: alert only
+    assert r.status == 200 and len(r.json["chunk"]) == 30
+    r = reader.call("GET", f"rooms/{room_path(room)}/context/{room_path(ids[10])}",
+                    query={"limit": "20"})   # this read reaches 40: locked
+    assert r.status == 200, r
+    r = reader.messages(room, limit=5)
+    assert r.status == 401 and r.errcode == "M_USER_LOCKED", r
+    t.join(20)
+    assert not t.is_alive()
+    assert parked["r"].status == 401 and parked["r"].errcode == "M_USER_LOCKED"
+    assert time.monotonic() - started < 10
