@@ -84,6 +84,13 @@ void served_media_counters(uint64_t *served, uint64_t *bytes);
  * one bounded append to the ledger's queue, and no-ops when it is off. */
 void served_events_record(const struct served_viewer *viewer, enum served_kind kind,
                           const char *room_id, const struct store_event_list *events);
+/* served_events_record of the events of l with sent[i] set: for paths
+ * that filter further after visibility (a client's event filter). With
+ * sent NULL (the caller ran out of memory) all of l is recorded: a record
+ * may then say more than left, never less. */
+void served_events_record_sent(const struct served_viewer *viewer, enum served_kind kind,
+                               const char *room_id, const struct store_event_list *l,
+                               const bool *sent);
 /* A media download (thumbnail false) or thumbnail of media_id, with the
  * room it was posted in when the caller knows it (else NULL). */
 void served_media_record(const struct served_viewer *viewer, bool thumbnail,

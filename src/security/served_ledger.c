@@ -112,6 +112,24 @@ void served_events_record(const struct served_viewer *viewer, enum served_kind k
 	free(items);
 }
 
+void served_events_record_sent(const struct served_viewer *viewer, enum served_kind kind,
+                               const char *room_id, const struct store_event_list *l,
+                               const bool *sent)
+{
+	struct store_event_list kept = { NULL, 0 };
+
+	if (sent == NULL || l->n == 0 ||
+	    (kept.items = malloc(l->n * sizeof(*kept.items))) == NULL) {
+		served_events_record(viewer, kind, room_id, l);
+		return;
+	}
+	for (size_t i = 0; i < l->n; i++)
+		if (sent[i])
+			kept.items[kept.n++] = l->items[i];   /* shallow: l owns them */
+	served_events_record(viewer, kind, room_id, &kept);
+	free(kept.items);
+}
+
 void served_media_record(const struct served_viewer *viewer, bool thumbnail,
                          const char *media_id, const char *room_id, uint64_t bytes)
 {

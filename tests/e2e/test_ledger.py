@@ -386,3 +386,43 @@ def test_sync_filter_is_applied_before_recording(make_server):
     assert len(received[room]) >= 3, joined   # at least the three messages
     report = wait_report(server, reader.user_id, received)
     assert report_ids(report) == received
+
+
+def test_filtered_reads_record_what_was_sent(make_server):
+    """Each read path with its own filter (rooms.yaml /members membership,
+    /messages and /context RoomEventFilter with lazy_load_members,
+    room_state.yaml GET /state/{eventType}/{stateKey}): the report lists
+    what each response carried, not what was read to build it."""
+    server = make_server()
+    alice = MatrixUser(server, unique_name("alice"))
+    carol = MatrixUser(server, unique_name("carol"))
+    room = alice.create_room(preset="public_chat", name="Paths")
+    carol.join(room)
+    sent = [alice.send(room, f"m{i}") for i in range(4)]
+    for i in range(3):
+        carol.send(room, "", event_type="org.example.other", content={"n": i})
+    reader = MatrixUser(server, unique_name("reader"))
+    reader.join(room)
+    got = set()
+    lazy = {"lazy_load_members": True, "types": ["m.room.message", "m.room.member"]}
+
+    r = reader.call("GET", f"rooms/{room_path(room)}/members", query={"membership": "join"})
+    assert r.status == 200, r
+    got |= ids_of(r.json["chunk"])
+    r = reader.messages(room, "b", limit=6, filter=lazy)
+    assert r.status == 200, r
+    got |= ids_of(r.json["chunk"]) | ids_of(r.json.get("state", []))
+    r = reader.call("GET", f"rooms/{room_path(room)}/context/{room_path(sent[1])}",
+                    query={"limit": "4", "filter": json.dumps(lazy)})
+    assert r.status == 200, r
+    got |= (ids_of(r.json["events_before"]) | ids_of(r.json["events_after"]) |
+            ids_of([r.json["event"]]) | ids_of(r.json["state"]))
+    r = reader.call("GET", f"rooms/{room_path(room)}/state/m.room.name")
+    assert r.status == 200 and r.json == {"name": "Paths"}, r
+    name = reader.call("GET", f"rooms/{room_path(room)}/state/m.room.name",
+                       query={"format": "event"}).json["event_id"]
+    got.add(name)
+    received = {room: got}
+    report = wait_report(server, reader.user_id, received)
+    assert report_ids(report) == received, (sorted(report_ids(report)[room] - got),
+                                            sorted(got - report_ids(report)[room]))

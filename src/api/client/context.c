@@ -117,23 +117,30 @@ static int context_load(struct request *req, const struct served_viewer *v,
 	/* tokens from what was read: hidden events are not read again */
 	c->start = c->before.n ? c->before.items[c->before.n - 1].stream : at;
 	c->end = (c->after.n ? c->after.items[c->after.n - 1].stream : at) + 1;
-	if (served_events_filter(st, v, SERVED_CONTEXT, room_id, &c->before) != 0 ||
-	    served_events_filter(st, v, SERVED_CONTEXT, room_id, &c->after) != 0)
+	/* visibility here; the access ledger records what the filter then
+	 * keeps (context_json, context_state_json) */
+	if (served_events_filter(st, v, SERVED_UNREAD, room_id, &c->before) != 0 ||
+	    served_events_filter(st, v, SERVED_UNREAD, room_id, &c->after) != 0)
 		return -1;
 	if (c->after.n)
 		at = c->after.items[c->after.n - 1].stream;
-	if (store_room_state(st, room_id, at + 1, &c->state) != STORE_OK ||
-	    served_events_filter(st, v, SERVED_STATE, room_id, &c->state) != 0)
+	/* the state is served whole (served.h): access was decided by the
+	 * read position */
+	if (store_room_state(st, room_id, at + 1, &c->state) != STORE_OK)
 		return -1;
 	return 0;
 }
 
-/* Client format of a list passing the filter, noting senders. */
-static json_t *context_json(struct request *req, struct context_read *c,
-                            const struct store_event_list *l, bool filtered)
+/* Client format of a list passing the filter, noting senders; a filtered
+ * list's events that pass are recorded as served (the event itself was,
+ * by context_event). */
+static json_t *context_json(struct request *req, const struct served_viewer *v,
+                            struct context_read *c, const struct store_event_list *l,
+                            bool filtered)
 {
 	json_t *arr = json_array();
 	int64_t now = time_now_ms();
+	bool *sent = filtered ? calloc(l->n ? l->n : 1, sizeof(*sent)) : NULL;
 
 	for (size_t i = 0; i < l->n; i++) {
 		json_t *ev = event_client_format(&l->items[i], req->auth.user_id,
@@ -145,17 +152,24 @@ static json_t *context_json(struct request *req, struct context_read *c,
 			continue;
 		}
 		json_object_set_new(c->senders, l->items[i].sender, json_true());
-		json_array_append_new(arr, ev);
+		if (json_array_append_new(arr, ev) == 0 && sent)
+			sent[i] = true;
 	}
+	if (filtered)
+		served_events_record_sent(v, SERVED_CONTEXT, req_param(req, 0), l, sent);
+	free(sent);
 	return arr;
 }
 
-/* The state, filtered; with lazy loading only the senders' members. */
-static json_t *context_state_json(struct request *req, struct context_read *c)
+/* The state, filtered; with lazy loading only the senders' members. What
+ * is included is recorded as served (access ledger). */
+static json_t *context_state_json(struct request *req, const struct served_viewer *v,
+                                  struct context_read *c)
 {
 	bool lazy = c->filter && filter_part_lazy_load_members(c->filter);
 	json_t *arr = json_array();
 	int64_t now = time_now_ms();
+	bool *sent = calloc(c->state.n ? c->state.n : 1, sizeof(*sent));
 
 	for (size_t i = 0; i < c->state.n; i++) {
 		const struct store_event *e = &c->state.items[i];
@@ -169,9 +183,11 @@ static json_t *context_state_json(struct request *req, struct context_read *c)
 			json_decref(ev);
 			continue;
 		}
-		if (ev)
-			json_array_append_new(arr, ev);
+		if (ev && json_array_append_new(arr, ev) == 0 && sent)
+			sent[i] = true;
 	}
+	served_events_record_sent(v, SERVED_STATE, req_param(req, 0), &c->state, sent);
+	free(sent);
 	return arr;
 }
 
@@ -192,14 +208,14 @@ void api_room_context(struct request *req)
 		res_error(req, 500, "M_UNKNOWN", "Could not read the room");
 		goto out;
 	}
-	event = context_json(req, &c, &c.event, false);
-	before = context_json(req, &c, &c.before, true);
-	after = context_json(req, &c, &c.after, true);
+	event = context_json(req, &v, &c, &c.event, false);
+	before = context_json(req, &v, &c, &c.before, true);
+	after = context_json(req, &v, &c, &c.after, true);
 	snprintf(start, sizeof(start), "p%lld", (long long)c.start);
 	snprintf(end, sizeof(end), "p%lld", (long long)c.end);
 	body = json_pack("{s:s,s:s,s:o,s:O,s:o,s:o}", "start", start, "end", end,
 	                 "events_before", before, "event", json_array_get(event, 0),
-	                 "events_after", after, "state", context_state_json(req, &c));
+	                 "events_after", after, "state", context_state_json(req, &v, &c));
 	/* one aggregation read for all of them: the array shares the objects */
 	all = json_array();
 	json_array_extend(all, event);

@@ -78,11 +78,15 @@ static int messages_args_parse(struct request *req, struct messages_args *a)
 	return 0;
 }
 
-static json_t *messages_chunk(struct request *req, struct store_event_list *l,
+/* The chunk: the events of l passing the filter, recorded as served
+ * (access ledger) once the filter has spoken. */
+static json_t *messages_chunk(struct request *req, const struct served_viewer *v,
+                              const char *room_id, struct store_event_list *l,
                               const struct event_filter_part *filter, json_t *senders)
 {
 	json_t *chunk = json_array();
 	int64_t now = time_now_ms();
+	bool *sent = calloc(l->n ? l->n : 1, sizeof(*sent));
 
 	for (size_t i = 0; i < l->n; i++) {
 		json_t *ev = event_client_format(&l->items[i], req->auth.user_id,
@@ -94,28 +98,40 @@ static json_t *messages_chunk(struct request *req, struct store_event_list *l,
 			continue;
 		}
 		json_object_set_new(senders, l->items[i].sender, json_true());
-		json_array_append_new(chunk, ev);
+		if (json_array_append_new(chunk, ev) == 0 && sent)
+			sent[i] = true;
 	}
+	served_events_record_sent(v, SERVED_MESSAGES, room_id, l, sent);
+	free(sent);
 	return chunk;
 }
 
-/* lazy_load_members: the member events of the chunk's senders. */
-static json_t *messages_state(struct request *req, const char *room_id, json_t *senders)
+/* lazy_load_members: the member events of the chunk's senders, recorded
+ * as served (access ledger). */
+static json_t *messages_state(struct request *req, const struct served_viewer *v,
+                              const char *room_id, json_t *senders)
 {
 	json_t *state = json_array(), *unused;
 	const char *user;
 	int64_t now = time_now_ms();
+	struct store_event_list sent = { calloc(json_object_size(senders) + 1,
+	                                        sizeof(struct store_event)), 0 };
 
 	json_object_foreach(senders, user, unused) {
 		struct store_event se = { 0 };
+		json_t *ev = NULL;
+
 		if (store_room_state_get(APP(req)->store, room_id, 0, "m.room.member", user, &se) ==
-		    STORE_OK) {
-			json_t *ev = event_client_format(&se, req->auth.user_id, req->auth.device_id, now);
-			if (ev)
-				json_array_append_new(state, ev);
+		    STORE_OK &&
+		    (ev = event_client_format(&se, req->auth.user_id, req->auth.device_id, now)) &&
+		    json_array_append_new(state, ev) == 0 && sent.items) {
+			sent.items[sent.n++] = se;   /* kept until recorded */
+			continue;
 		}
 		store_event_clear(&se);
 	}
+	served_events_record(v, SERVED_STATE, room_id, &sent);
+	store_event_list_clear(&sent);
 	return state;
 }
 
@@ -158,14 +174,15 @@ void api_room_messages(struct request *req)
 		snprintf(end, sizeof(end), "p%lld", (long long)(a.backwards ? last : last + 1));
 		has_end = true;
 	}
-	if (served_events_filter(app->store, &v, SERVED_MESSAGES, room_id, &l) != 0) {
+	/* visibility here; messages_chunk records what its filter keeps */
+	if (served_events_filter(app->store, &v, SERVED_UNREAD, room_id, &l) != 0) {
 		filter_part_free(a.filter);
 		res_error(req, 500, "M_UNKNOWN", "Could not read the room");
 		return;
 	}
 	senders = json_object();
 	body = json_pack("{s:s,s:o}", "start", start, "chunk",
-	                 messages_chunk(req, &l, a.filter, senders));
+	                 messages_chunk(req, &v, room_id, &l, a.filter, senders));
 	/* relations: bundled aggregations on the chunk; a store failure only
 	 * leaves them out */
 	events_bundle_aggregations(app->store, &v, SERVED_MESSAGES, room_id,
@@ -173,7 +190,7 @@ void api_room_messages(struct request *req)
 	if (has_end)
 		json_object_set_new(body, "end", json_string(end));
 	if (a.filter && filter_part_lazy_load_members(a.filter))
-		json_object_set_new(body, "state", messages_state(req, room_id, senders));
+		json_object_set_new(body, "state", messages_state(req, &v, room_id, senders));
 	json_decref(senders);
 	res_json(req, 200, body);
 	store_event_list_clear(&l);

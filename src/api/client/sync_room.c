@@ -21,26 +21,6 @@ static void list_reverse(struct store_event_list *l)
 	}
 }
 
-/* Access ledger: the events of l that go out (sent[i]) are recorded as
- * served by this sync. Out of memory, all of l is: a record may say more
- * than left, never less. */
-static void events_sent_record(const struct sync_ctx *c, const char *room_id,
-                               const struct store_event_list *l, const bool *sent)
-{
-	struct served_viewer v = { c->p->user_id, c->p->device_id, c->p->ip, c->p->user_agent };
-	struct store_event_list kept = { NULL, 0 };
-
-	if (sent && (kept.items = malloc((l->n ? l->n : 1) * sizeof(*kept.items))) != NULL) {
-		for (size_t i = 0; i < l->n; i++)
-			if (sent[i])
-				kept.items[kept.n++] = l->items[i];   /* shallow: l owns them */
-		served_events_record(&v, SERVED_SYNC, room_id, &kept);
-		free(kept.items);
-		return;
-	}
-	served_events_record(&v, SERVED_SYNC, room_id, l);
-}
-
 /* Client-format events passing the filter part, as a JSON array; the ones
  * included are recorded in the access ledger. */
 json_t *sync_events_json(const struct sync_ctx *c, const char *room_id,
@@ -69,7 +49,9 @@ json_t *sync_events_json(const struct sync_ctx *c, const char *room_id,
 		if (json_array_append_new(arr, ev) == 0 && sent)
 			sent[i] = true;
 	}
-	events_sent_record(c, room_id, l, sent);
+	served_events_record_sent(&(struct served_viewer){ c->p->user_id, c->p->device_id,
+	                                                   c->p->ip, c->p->user_agent },
+	                          SERVED_SYNC, room_id, l, sent);
 	free(sent);
 	return arr;
 }
