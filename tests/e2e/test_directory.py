@@ -13,7 +13,7 @@ test, so tests do not depend on each other.
 
 import asyncio
 import secrets
-import urllib.parse
+import threading
 
 import pytest
 
@@ -575,3 +575,52 @@ def test_knock_by_alias(server):
     assert r.status == 200, r
     entry = chunk_entry(public_rooms(carol, {"filter": {"generic_search_term": alias}}), room)
     assert entry is not None and entry["join_rule"] == "knock", entry
+
+
+def test_racing_alias_claims_have_one_winner(server):
+    """An alias names one room: of ten createRoom calls racing for one
+    room_alias_name, exactly one succeeds and the others get M_ROOM_IN_USE
+    (create_room.yaml); of ten racing PUT /directory/room for one alias,
+    exactly one succeeds and the others get 409 (directory.yaml). The alias
+    then resolves to the winner's room, whose canonical alias it is."""
+    tag = secrets.token_hex(4)
+    users = [MatrixUser(server) for _ in range(10)]
+    results = [None] * len(users)
+
+    def create(i):
+        results[i] = users[i].call("POST", "createRoom",
+                                   {"preset": "public_chat", "room_alias_name": f"race_{tag}"})
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(len(users))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [r for r in results if r.status == 200]
+    assert len(winners) == 1, results
+    for r in results:
+        if r.status != 200:
+            assert_error(r, 400, "M_ROOM_IN_USE")
+    room = winners[0].json["room_id"]
+    alias = f"#race_{tag}:{SERVER_NAME}"
+    r = server.client("GET", alias_path(alias))
+    assert r.status == 200 and r.json["room_id"] == room, r
+
+    # Everyone joins, then all race for a second alias of the room.
+    for u in users:
+        if u.call("POST", f"join/{room_path(alias)}", {}).status != 200:
+            raise AssertionError(f"{u.user_id} could not join {alias}")
+    second = f"#race2_{tag}:{SERVER_NAME}"
+
+    def put(i):
+        results[i] = users[i].call("PUT", alias_path(second), {"room_id": room})
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(len(users))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r.status == 200 for r in results) == 1, results
+    for r in results:
+        if r.status != 200:
+            assert_error(r, 409, "M_UNKNOWN")
