@@ -426,3 +426,34 @@ def test_filtered_reads_record_what_was_sent(make_server):
     report = wait_report(server, reader.user_id, received)
     assert report_ids(report) == received, (sorted(report_ids(report)[room] - got),
                                             sorted(got - report_ids(report)[room]))
+
+
+def test_search_records_the_page_it_returns(make_server):
+    """Server Side Search (POST /search): the server looks at many hits to
+    count them and fill a page; only the page's results (and their
+    context) are served."""
+    server = make_server()
+    alice = MatrixUser(server, unique_name("alice"))
+    room = alice.create_room(preset="public_chat")
+    for i in range(12):
+        alice.send(room, f"needle number {i}")
+    reader = MatrixUser(server, unique_name("reader"))
+    reader.join(room)
+    r = reader.call("POST", "search", {"search_categories": {"room_events": {
+        "search_term": "needle", "filter": {"limit": 3},
+        "event_context": {"before_limit": 1, "after_limit": 1}}}})
+    assert r.status == 200, r
+    res = r.json["search_categories"]["room_events"]
+    assert res["count"] == 12 and len(res["results"]) == 3, res
+    got = set()
+    for item in res["results"]:
+        got |= ids_of([item["result"]])
+        got |= ids_of(item["context"]["events_before"]) | ids_of(item["context"]["events_after"])
+    received = {room: got}
+    report = wait_report(server, reader.user_id, received)
+    assert report_ids(report) == received
+    assert set(rooms_reads(report, room)) == {"search"}
+
+
+def rooms_reads(report, room_id):
+    return next(r["reads"] for r in report["rooms"] if r["room_id"] == room_id)

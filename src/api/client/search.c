@@ -310,7 +310,9 @@ static int search_served_room(struct request *req, struct store_search_hit_list 
 		memset(&l->items[idx[m]].event, 0, sizeof(l->items[idx[m]].event));
 	}
 	sub->n = k;
-	ret = served_events_filter(APP(req)->store, &v, SERVED_SEARCH, room, sub);
+	/* visibility only: of the hits, those that make the page are recorded
+	 * as served by search_results_json (access ledger) */
+	ret = served_events_filter(APP(req)->store, &v, SERVED_UNREAD, room, sub);
 	for (size_t m = 0; m < k && ret == 0; m++) {
 		if (p < sub->n && sub->items[p].stream == streams[m])
 			l->items[idx[m]].event = sub->items[p++];

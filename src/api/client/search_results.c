@@ -27,12 +27,17 @@ static int search_served(struct request *req, enum served_kind kind, const char 
 	return served_events_filter(APP(req)->store, &v, kind, room_id, l);
 }
 
-/* Client events of l that the filter lets through, appended to arr; each
- * sender is noted in senders (may be NULL). */
+/* Client events of l that the filter lets through, appended to arr and
+ * recorded as served (access ledger); each sender is noted in senders
+ * (may be NULL). */
 static void search_append_events(struct request *req, const struct search_criteria *c,
-                                 const struct store_event_list *l, json_t *arr, json_t *senders)
+                                 const char *room_id, const struct store_event_list *l,
+                                 json_t *arr, json_t *senders)
 {
+	struct served_viewer v = { req->auth.user_id, req->auth.device_id, req->client_ip,
+	                           req->user_agent };
 	int64_t now = time_now_ms();
+	bool *sent = calloc(l->n ? l->n : 1, sizeof(*sent));
 
 	for (size_t i = 0; i < l->n; i++) {
 		json_t *ev = event_client_format(&l->items[i], req->auth.user_id,
@@ -45,8 +50,11 @@ static void search_append_events(struct request *req, const struct search_criter
 		}
 		if (senders != NULL)
 			json_object_set_new(senders, l->items[i].sender, json_true());
-		json_array_append_new(arr, ev);
+		if (json_array_append_new(arr, ev) == 0 && sent)
+			sent[i] = true;
 	}
+	served_events_record_sent(&v, SERVED_SEARCH, room_id, l, sent);
+	free(sent);
 }
 
 /* profile_info: "The historic profile information of the users that sent
@@ -104,11 +112,11 @@ static json_t *search_context(struct request *req, const struct search_criteria 
 		start = b.items[b.n - 1].stream;
 	if (a.n > 0)
 		end = a.items[a.n - 1].stream + 1;
-	if (search_served(req, SERVED_SEARCH, e->room_id, &b) != 0 ||
-	    search_served(req, SERVED_SEARCH, e->room_id, &a) != 0)
+	if (search_served(req, SERVED_UNREAD, e->room_id, &b) != 0 ||
+	    search_served(req, SERVED_UNREAD, e->room_id, &a) != 0)
 		goto out;
-	search_append_events(req, c, &b, before, senders);
-	search_append_events(req, c, &a, after, senders);
+	search_append_events(req, c, e->room_id, &b, before, senders);
+	search_append_events(req, c, e->room_id, &a, after, senders);
 	ctx = json_object();
 	snprintf(tok, sizeof(tok), "p%lld", (long long)start);
 	json_object_set_new(ctx, "start", json_string(tok));
@@ -240,6 +248,30 @@ static json_t *search_highlights(const char *term)
 	return out;
 }
 
+/* Access ledger: the page's results go out, recorded per room. */
+static void search_page_record(struct request *req, const struct search_page *page)
+{
+	struct served_viewer v = { req->auth.user_id, req->auth.device_id, req->client_ip,
+	                           req->user_agent };
+	struct store_event_list l = { calloc(page->n ? page->n : 1, sizeof(*l.items)), 0 };
+
+	for (size_t i = 0; l.items && i < page->n; i++) {
+		const char *room = page->items[i].event.room_id;
+		bool seen = false;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(page->items[j].event.room_id, room) == 0;
+		if (seen)
+			continue;
+		l.n = 0;
+		for (size_t j = i; j < page->n; j++)
+			if (strcmp(page->items[j].event.room_id, room) == 0)
+				l.items[l.n++] = page->items[j].event;   /* shallow */
+		served_events_record(&v, SERVED_SEARCH, room, &l);
+	}
+	free(l.items);
+}
+
 json_t *search_results_json(struct request *req, const struct search_criteria *c,
                             const struct search_page *page, uint64_t count,
                             const char *next_batch)
@@ -262,6 +294,7 @@ json_t *search_results_json(struct request *req, const struct search_criteria *c
 	}
 	json_object_set_new(out, "results", results);
 	results = NULL;
+	search_page_record(req, page);
 	json_object_set_new(out, "count", json_integer((json_int_t)count));
 	json_object_set_new(out, "highlights", search_highlights(c->term));
 	if (next_batch != NULL)
