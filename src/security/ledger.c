@@ -261,24 +261,33 @@ static int batch_write(struct ledger *l, struct ledger_entry *const *entries, si
 	return 0;
 }
 
+/* Retention, when the queue is idle: purge old rows STORE_LEDGER_PURGE_MAX
+ * at a time, and come back at once (not an hour later) while old rows
+ * remain but records are waiting to be written. */
 static void purge_maybe(struct ledger *l, int64_t now, int64_t *next_purge)
 {
-	struct store_ledger_mark upto;
+	struct store_ledger_mark upto, head, cp;
 	int64_t interval = l->opts.purge_interval_ms ? l->opts.purge_interval_ms
 	                                             : LEDGER_PURGE_DEFAULT_MS;
+	bool waiting = false;
 
 	if (l->opts.retention_days == 0 || now < *next_purge)
 		return;
 	*next_purge = now + interval;
-	if (store_ledger_purge_point(l->st, now - (int64_t)l->opts.retention_days * 86400000,
-	                             &upto) != STORE_OK)
-		return;
-	if (store_ledger_purge(l->st, &upto) == STORE_OK) {
+	while (!waiting && store_ledger_marks(l->st, &head, &cp) == STORE_OK &&
+	       store_ledger_purge_point(l->st, now - (int64_t)l->opts.retention_days * 86400000,
+	                                &upto) == STORE_OK &&
+	       store_ledger_purge(l->st, &upto) == STORE_OK) {
 		pthread_mutex_lock(&l->lock);
 		l->stats.purged = (uint64_t)upto.seq;
+		waiting = l->head != NULL || l->stopping;
 		pthread_mutex_unlock(&l->lock);
 		log_info("ledger: retention purged rows up to seq %lld", (long long)upto.seq);
+		if (upto.seq - cp.seq < STORE_LEDGER_PURGE_MAX)
+			return;   /* that was the last old run */
 	}
+	if (waiting)
+		*next_purge = now;
 }
 
 /* Take up to STORE_LEDGER_BATCH_MAX entries from the queue (lock held). */

@@ -1188,6 +1188,7 @@ enum store_result store_redaction_job_get(struct store *st, const char *redact_i
 #define STORE_LEDGER_KIND_MAX    32
 #define STORE_LEDGER_ITEMS_MAX   (1 << 20) /* "12-15,18,..." */
 #define STORE_LEDGER_QUERY_MAX   1024      /* a directory search term, kept whole */
+#define STORE_LEDGER_PURGE_MAX   10000     /* rows one retention purge removes */
 
 struct store_ledger_row {
 	int64_t seq;             /* 1, 2, 3... in chain order, no gaps */
@@ -1236,8 +1237,9 @@ typedef int (*store_ledger_fn)(void *ctx, const struct store_ledger_row *r);
 enum store_result store_ledger_walk(struct store *st, const char *user_id, int64_t since,
                                     int64_t until, store_ledger_fn fn, void *ctx);
 /* Where a retention purge of the rows older than before_ts may end: the
- * last row of the oldest run of rows with ts < before_ts (STORE_NOT_FOUND
- * when the first row is not that old). */
+ * last row of the oldest run of rows with ts < before_ts, at most
+ * STORE_LEDGER_PURGE_MAX rows past the checkpoint, so that one purge is a
+ * short write (STORE_NOT_FOUND when the first row is not that old). */
 enum store_result store_ledger_purge_point(struct store *st, int64_t before_ts,
                                            struct store_ledger_mark *out);
 /* Delete the rows with seq <= upto->seq and make *upto the checkpoint, in

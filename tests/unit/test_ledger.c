@@ -386,6 +386,32 @@ static void test_full_queue_drops_loudly(void **state)
 	assert_int_equal(ledger_chain_verify(f->st, &v), LEDGER_VERIFY_OK);
 }
 
+/* A long old prefix goes in several short purges, not one long write. */
+static void test_retention_in_chunks(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_verify_result v;
+	struct ledger_stats s = { 0 };
+	int64_t now = time_now_ms();
+	const int old_rows = STORE_LEDGER_PURGE_MAX + 5;
+
+	start(f, 0, 0);
+	append_at(now - 10LL * 86400000, old_rows);
+	append_at(now, 2);
+	assert_int_equal(ledger_flush(), 0);
+	ledger_stop();
+	start(f, 7, 10);
+	for (int i = 0; i < 500 && s.purged != (uint64_t)old_rows; i++) {
+		usleep(10000);
+		ledger_stats_get(&s);
+	}
+	ledger_stop();
+	assert_int_equal(s.purged, old_rows);
+	assert_int_equal(ledger_chain_verify(f->st, &v), LEDGER_VERIFY_OK);
+	assert_int_equal(v.checkpoint_seq, old_rows);
+	assert_int_equal(v.rows, 2);
+}
+
 static void test_append_must_continue_head(void **state)
 {
 	struct fixture *f = *state;
@@ -504,6 +530,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_empty_list_not_recorded, fixture_setup,
 		                                fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_retention_checkpoint, fixture_setup,
+		                                fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_retention_in_chunks, fixture_setup,
 		                                fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_full_queue_drops_loudly, fixture_setup,
 		                                fixture_teardown),

@@ -441,7 +441,6 @@ static const char *const sqlite_migrations[] = {
 	"  hash BLOB NOT NULL"
 	");"
 	"CREATE INDEX ledger_by_user ON ledger (user_id, ts);"
-	"CREATE INDEX ledger_by_ts ON ledger (ts);"
 	"CREATE TABLE ledger_marks ("
 	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
 	"  head_seq INTEGER NOT NULL,"

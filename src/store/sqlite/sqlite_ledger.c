@@ -236,15 +236,20 @@ enum store_result sqlite_ledger_purge_point(void *h, int64_t before_ts,
 
 	if (c == NULL)
 		return STORE_ERROR;
-	/* The row just before the first one young enough to keep: purging
-	 * stops there even if an older timestamp follows it (rows are only
-	 * removed as a prefix, or the chain would have holes). */
-	stmt = ledger_prepare(c, "SELECT seq, hash FROM ledger WHERE seq < COALESCE("
-	                         "(SELECT MIN(seq) FROM ledger WHERE ts >= ?1), "
-	                         "(SELECT MAX(seq) + 1 FROM ledger)) ORDER BY seq DESC LIMIT 1");
+	/* Among the STORE_LEDGER_PURGE_MAX rows after the checkpoint, the row
+	 * just before the first one young enough to keep: purging stops there
+	 * even if an older timestamp follows it (rows are only removed as a
+	 * prefix, or the chain would have holes). Both scans walk seq order
+	 * from the checkpoint and read at most that many rows. */
+	stmt = ledger_prepare(c, "WITH cp(s) AS (SELECT checkpoint_seq FROM ledger_marks WHERE id = 1) "
+	                         "SELECT seq, hash FROM ledger, cp WHERE seq > cp.s AND seq <= cp.s + ?2 "
+	                         "AND seq < COALESCE((SELECT seq FROM ledger, cp WHERE seq > cp.s "
+	                         "AND seq <= cp.s + ?2 AND ts >= ?1 ORDER BY seq LIMIT 1), "
+	                         "cp.s + ?2 + 1) ORDER BY seq DESC LIMIT 1");
 	if (stmt == NULL)
 		return STORE_ERROR;
-	if (sqlite3_bind_int64(stmt, 1, before_ts) == SQLITE_OK) {
+	if (sqlite3_bind_int64(stmt, 1, before_ts) == SQLITE_OK &&
+	    sqlite3_bind_int64(stmt, 2, STORE_LEDGER_PURGE_MAX) == SQLITE_OK) {
 		rc = sqlite3_step(stmt);
 		if (rc == SQLITE_ROW)
 			r = sqlite_col_int(stmt, 0, &out->seq) == 0 &&
