@@ -530,3 +530,36 @@ def test_lock_from_a_read_path(make_server):
     assert not t.is_alive()
     assert parked["r"].status == 401 and parked["r"].errcode == "M_USER_LOCKED"
     assert time.monotonic() - started < 10
+
+
+def test_new_device_from_new_ip(make_server):
+    """A new device signing in from an IP none of the account's devices
+    was seen from counts for new_device_ip; the same IP does not. The
+    client binds 127.0.0.2 as its source address for the "new" IP."""
+    import http.client
+
+    hook = _Hook()
+    try:
+        server = make_server(scraper_detection={
+            "enabled": True, "young_account_percent": 100, "alert_webhook_url": hook.url,
+            "new_device_ip": {"seconds": 3600, "alert": 1}})
+        user = MatrixUser(server, unique_name("traveller"))
+        user.sync()                          # the first device is seen from 127.0.0.1
+        server.login(user.name)              # a new device, same IP: nothing
+        time.sleep(0.5)
+        assert hook.bodies == []
+        body = json.dumps({"type": "m.login.password", "password": PASSWORD,
+                           "identifier": {"type": "m.id.user", "user": user.name}})
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30,
+                                          source_address=("127.0.0.2", 0))
+        try:
+            conn.request("POST", "/_matrix/client/v3/login", body=body,
+                         headers={"Content-Type": "application/json"})
+            assert conn.getresponse().status == 200
+        finally:
+            conn.close()
+        got = hook.wait(1)
+        assert len(got) == 1 and got[0][1]["rule"] == "new_device_ip", got
+        assert got[0][1]["user_id"] == user.user_id
+    finally:
+        hook.close()
