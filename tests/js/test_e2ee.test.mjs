@@ -100,6 +100,10 @@ async def main():
                 out = {"user_id": client.user_id, "device_id": client.device_id,
                        "ed25519": e2ee.ed25519_of(client),
                        "curve25519": e2ee.curve25519_of(client)}
+            elif cmd == "login":
+                client = await e2ee.new_device(server, tmp, req["user_id"], req["device_name"])
+                out = {"user_id": client.user_id, "device_id": client.device_id,
+                       "ed25519": e2ee.ed25519_of(client)}
             elif cmd == "join":
                 for _ in range(20):
                     await e2ee.tick(client)
@@ -137,9 +141,12 @@ asyncio.run(main())
 
 /** A matrix-nio client in a Python child process. call() sends one command
  *  and resolves with its JSON answer (an {error} answer rejects). */
+let peerCount = 0;
+
 class NioPeer {
   constructor(server) {
-    this.log = createWriteStream(join(server.workdir, "nio-peer.log"));
+    peerCount += 1;
+    this.log = createWriteStream(join(server.workdir, `nio-peer-${peerCount}.log`));
     this.proc = spawn("/usr/bin/python3", ["-c", NIO_PEER, E2E_DIR, server.url, server.workdir], {
       stdio: ["pipe", "pipe", "pipe"],
     });
@@ -274,6 +281,7 @@ describe("end-to-end encryption: matrix-js-sdk Rust crypto and matrix-nio", () =
   test("a js-sdk client and a nio client exchange encrypted messages both ways", TEST_OPTS, async () => {
     const alice = await registerUser(server, uniqueName("alice"));
     const nioBob = new NioPeer(server);
+    const nioBob2 = new NioPeer(server);
     let a;
     try {
       const bob = await nioBob.call("register", { prefix: "bob" });
@@ -319,18 +327,34 @@ describe("end-to-end encryption: matrix-js-sdk Rust crypto and matrix-nio", () =
       assert.ok(bobDevice, "alice's crypto knows bob's device");
       assert.equal(bobDevice.getFingerprint(), bob.ed25519);
 
+      // bob signs in on a second nio device: alice's client learns it from
+      // /sync device_lists.changed ("Tracking the device list for a
+      // user"), and what she sends next reaches both devices
+      const bobLaptop = await nioBob2.call("login", { user_id: bob.user_id, device_name: "laptop" });
+      await eventually("alice's client to learn of bob's second device", async () => {
+        const d = await a.getCrypto().getUserDeviceInfo([bob.user_id]);
+        return d.get(bob.user_id)?.get(bobLaptop.device_id)?.getFingerprint() === bobLaptop.ed25519;
+      });
+      await nioBob2.call("tick");
+      await step(a.sendTextMessage(roomId, "to both of bob's devices"), STEP_MS, "alice's send");
+      for (const [peer, who] of [[nioBob, "first"], [nioBob2, "second"]]) {
+        const got = await peer.call("read", { room: roomId, want: ["to both of bob's devices"] });
+        assert.ok(got.bodies.includes("to both of bob's devices"), `bob's ${who} device decrypted ${got.bodies}`);
+      }
+
       // the server stored ciphertext only
       const msgs = await api(server, "GET", `rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=50`, {
         token: alice.accessToken,
       });
       assert.equal(msgs.status, 200, msgs.text);
       const types = msgs.json.chunk.map((e) => e.type);
-      assert.equal(types.filter((t) => t === "m.room.encrypted").length, 4, `types: ${types}`);
+      assert.equal(types.filter((t) => t === "m.room.encrypted").length, 5, `types: ${types}`);
       assert.ok(!types.includes("m.room.message"), `types: ${types}`);
       assert.ok(!msgs.text.includes("nio to js") && !msgs.text.includes("js to nio"), "no plaintext on the server");
     } finally {
       if (a) await stopAll([a]);
       await nioBob.close();
+      await nioBob2.close();
     }
     assertNoRejections("the js-sdk/nio exchange");
   });
