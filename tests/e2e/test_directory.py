@@ -624,3 +624,63 @@ def test_racing_alias_claims_have_one_winner(server):
     for r in results:
         if r.status != 200:
             assert_error(r, 409, "M_UNKNOWN")
+
+
+@pytest.mark.parametrize("body,status,errcode", [
+    ({"limit": 2 ** 62}, 200, None),
+    ({"limit": -(2 ** 62)}, 400, "M_INVALID_PARAM"),
+    ({"limit": 1.5}, 400, "M_BAD_JSON"),
+    ({"since": "n"}, 400, "M_INVALID_PARAM"),
+    ({"since": "p"}, 400, "M_INVALID_PARAM"),
+    ({"since": "n!!!"}, 400, "M_INVALID_PARAM"),
+    ({"since": "nYWJj"}, 400, "M_INVALID_PARAM"),          # "abc": not a room ID
+    ({"since": "nIQA"}, 400, "M_INVALID_PARAM"),           # "!\0"
+    ({"since": "n" + "IWFh" * 2000}, 400, "M_INVALID_PARAM"),
+    ({"since": 7}, 400, "M_BAD_JSON"),
+    ({"filter": []}, 400, "M_BAD_JSON"),
+    ({"filter": {"generic_search_term": 7}}, 400, "M_BAD_JSON"),
+    ({"filter": {"generic_search_term": "x" * 10000}}, 400, "M_INVALID_PARAM"),
+    ({"filter": {"room_types": [None] * 33}}, 400, "M_BAD_JSON"),
+    ({"filter": {"room_types": [1]}}, 400, "M_BAD_JSON"),
+    ({"filter": {"room_types": [{"a": 1}]}}, 400, "M_BAD_JSON"),
+    ({"include_all_networks": "yes"}, 400, "M_BAD_JSON"),
+    ({"third_party_instance_id": ["irc"]}, 400, "M_BAD_JSON"),
+], ids=["huge-limit", "negative-limit", "float-limit", "since-empty-n", "since-empty-p",
+        "since-not-b64", "since-not-room", "since-nul", "since-long", "since-number",
+        "filter-list", "term-number", "term-long", "types-many", "types-number",
+        "types-object", "networks-string", "instance-list"])
+def test_public_rooms_hostile_bodies(server, body, status, errcode):
+    """POST /publicRooms with bodies of the wrong shape or size: every one is
+    answered with the spec's error format (or, for a huge limit, lowered to
+    our bound), never a crash or a 5xx."""
+    u = MatrixUser(server)
+    r = u.call("POST", "publicRooms", body)
+    assert r.status == status, r
+    if errcode:
+        assert_error(r, status, errcode)
+    else:
+        assert isinstance(r.json.get("chunk"), list), r
+
+
+def test_directory_hostile_requests(server):
+    """Sizes and shapes the directory endpoints must refuse cleanly."""
+    u = MatrixUser(server)
+    long_alias = "#" + "a" * 5000 + ":" + SERVER_NAME
+    assert_error(u.call("PUT", alias_path(long_alias), {"room_id": "!a:b"}), 400,
+                 "M_INVALID_PARAM")
+    assert_error(server.client("GET", alias_path(long_alias)), 400, "M_INVALID_PARAM")
+    assert_error(u.call("DELETE", alias_path(long_alias)), 400, "M_INVALID_PARAM")
+    assert_error(u.call("POST", "createRoom", {"room_alias_name": 7}), 400, "M_BAD_JSON")
+    assert_error(u.call("POST", "createRoom", {"room_alias_name": "a\u0000b"}), 400,
+                 ("M_INVALID_PARAM", "M_BAD_JSON", "M_NOT_JSON"))
+    r = u.call("POST", "user_directory/search", {"search_term": "zzz", "limit": 2 ** 62})
+    assert r.status == 200 and r.json == {"results": [], "limited": False}, r
+    assert_error(u.call("POST", "user_directory/search", {"search_term": 7}), 400,
+                 "M_BAD_JSON")
+    assert_error(u.call("POST", "user_directory/search",
+                        {"search_term": "a", "limit": "10"}), 400, "M_BAD_JSON")
+    assert_error(u.call("POST", "user_directory/search", b"not json"), 400, "M_NOT_JSON")
+    assert_error(u.call("PUT", "directory/list/room/" + room_path("!a:" + SERVER_NAME),
+                        {"visibility": 1}), 400, "M_BAD_JSON")
+    assert_error(u.call("POST", f"rooms/{room_path('!nope:' + SERVER_NAME)}/forget", {}),
+                 404, "M_NOT_FOUND")
