@@ -17,13 +17,20 @@ Client behaviour that needs a hand here (nio 0.20, not server bugs):
   made on nio's own olm account and uploaded with raw HTTP; the backup is
   built with python3-olm (PkEncryption) from nio's inbound group sessions
   and restored into a new nio device's session store.
-- nio uploads max_one_time_keys/2 one-time keys; to upload only a few, the
-  test sets nio's own counter of uploaded keys before keys_upload.
+- nio's first keys_upload always sends max_one_time_keys/2 one-time keys;
+  to upload only a few, the device keys and those keys are made on nio's
+  own olm account, uploaded with raw HTTP, and nio is told they are
+  published.
+- nio drops to-device events of types it does not know; the raw /sync body
+  (kept by aiohttp after nio parsed it) is read to count them.
+
+The helpers (new_user, new_device, tick, read_until, send, encrypted_room,
+...) are also used by test_e2ee_restart.py and by the nio peer that
+tests/js/test_e2ee.test.mjs runs: keep their signatures.
 """
 
 import asyncio
 import json
-import time
 
 import pytest
 
@@ -332,7 +339,7 @@ def test_offline_device_gets_queued_to_device_messages_once(server, tmp_path):
             assert isinstance(await alice.to_device(msg, tx_id="queued-0"), nio.ToDeviceResponse)
             for _ in range(3):
                 await tick(alice)
-            time.sleep(2)
+            await asyncio.sleep(2)   # "for a while"
 
             seqs, olm_events, bodies, failed, per_sync = [], 0, [], 0, []
             for _ in range(12):
@@ -575,8 +582,11 @@ def test_key_backup_restored_on_new_device_decrypts_history(server, tmp_path):
 
 
 def test_encryption_stays_on_for_clients(server, tmp_path):
-    """"once a room is encrypted it stays encrypted": a member's attempt to
-    turn the algorithm off is refused, and nio keeps encrypting."""
+    """Issue 4, "m.room.encryption handling": once a room is encrypted it
+    stays encrypted (the spec leaves this to clients, which keep encrypting
+    once they saw the event; chappe also refuses the change, so a client
+    that joins later never sees an unencrypted room). A member's attempt to
+    drop or change the algorithm is refused and nio keeps encrypting."""
 
     async def go():
         alice = await new_user(server, tmp_path, "alice")
