@@ -111,31 +111,41 @@ static int security_room_create(struct app *app, const char *sender, char **room
 	return ret;
 }
 
-/* The security room, created on first use and found again by its alias.
- * An alias made by anyone but the notices account is a squatter's: the
- * alert is then not posted (a user must not receive the admins' alerts). */
+/* The security room, created on first use and remembered in the notices
+ * account's global account data: nobody can sign in as that account, so
+ * nobody can point the alerts elsewhere (an alias could be squatted by any
+ * user before the first alert). Only the alert thread creates it. */
 static int security_room_get(struct app *app, const char *sender, char **room_id)
 {
-	char alias[320], *creator = NULL;
+	char *text = NULL, *out = NULL;
+	json_t *j = NULL;
 	enum store_result r;
+	int64_t stream;
 	int ret = -1;
 
-	snprintf(alias, sizeof(alias), "#%s:%s", DETECT_SECURITY_ALIAS, app->cfg->server_name);
-	r = store_alias_get(app->store, alias, room_id, &creator);
+	*room_id = NULL;
+	r = store_account_data_get(app->store, sender, NULL, DETECT_SECURITY_ROOM_TYPE, &text);
 	if (r == STORE_OK) {
-		if (creator && strcmp(creator, sender) == 0)
+		j = json_loads(text, 0, NULL);
+		if (json_string_value(json_object_get(j, "room_id")) &&
+		    (*room_id = strdup(json_string_value(json_object_get(j, "room_id")))))
 			ret = 0;
 		else
-			log_error("detect: %s was not made by %s; alerts are not posted", alias, sender);
+			log_error("detect: unreadable %s account data", DETECT_SECURITY_ROOM_TYPE);
 		goto out;
 	}
 	if (r != STORE_NOT_FOUND || security_room_create(app, sender, room_id) != 0)
 		goto out;
-	if (store_alias_create(app->store, alias, *room_id, sender) != STORE_OK)
-		log_error("detect: cannot name the security room %s", alias);
-	ret = 0;
+	j = json_pack("{s:s}", "room_id", *room_id);
+	out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (!out || store_account_data_put(app->store, sender, NULL, DETECT_SECURITY_ROOM_TYPE,
+	                                   out, &stream) != STORE_OK)
+		log_error("detect: cannot remember the security room %s", *room_id);
+	ret = 0;   /* this alert still goes to the room just made */
 out:
-	free(creator);
+	json_decref(j);
+	free(text);
+	free(out);
 	if (ret != 0) {
 		free(*room_id);
 		*room_id = NULL;

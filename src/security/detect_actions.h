@@ -10,8 +10,9 @@
  * - record: the detector's log line (a warning) and counter only;
  * - alert: queued to one alert thread, which posts an m.notice into the
  *   security room (created on the first alert by the server notices
- *   account "@server:<server_name>", alias #chappe-security:<server_name>,
- *   every admin invited, re-invited if they left) and, if
+ *   account "@server:<server_name>", named "Security alerts", remembered
+ *   in that account's global account data DETECT_SECURITY_ROOM_TYPE; every
+ *   admin invited, re-invited if they left) and, if
  *   scraper_detection.alert_webhook_url is set, POSTs the same alert as
  *   JSON to it (libcurl, DETECT_WEBHOOK_TIMEOUT_MS at most). Every alert
  *   carries the exposure summary so far. At most DETECT_ALERTS_QUEUED
@@ -32,7 +33,8 @@ struct app;
 
 #define DETECT_ALERTS_QUEUED      64
 #define DETECT_WEBHOOK_TIMEOUT_MS 5000
-#define DETECT_SECURITY_ALIAS     "chappe-security"
+/* global account data of the notices account: {"room_id": ...} */
+#define DETECT_SECURITY_ROOM_TYPE "org.chappe.security_room"
 
 /* Start the detector with app->cfg's rules (nothing when disabled) and
  * the alert thread. 0, or -1 (logged). */
