@@ -34,6 +34,7 @@ struct ledger {
 	size_t queue_max;
 	struct store_ledger_mark chain;    /* the last row written */
 	uint64_t taken;                    /* entries the writer has finished with */
+	uint64_t flush_asked;              /* ledger_flush calls not yet served */
 	bool last_failed;
 	/* drops not yet written as a "ledger_dropped" row, per user */
 	struct ledger_drop *drops;
@@ -186,7 +187,10 @@ void ledger_append(struct ledger_entry *e)
 	l->tail = e;
 	l->queued++;
 	l->stats.appended++;
-	pthread_cond_signal(&l->work_cv);
+	/* wake the writer for the first record (it then waits for more, up
+	 * to LEDGER_FLUSH_MS) and when a batch is worth writing now */
+	if (l->queued == 1 || l->queued == LEDGER_BATCH_EAGER)
+		pthread_cond_signal(&l->work_cv);
 	pthread_mutex_unlock(&l->lock);
 }
 
@@ -326,6 +330,23 @@ static void writer_wait(struct ledger *l, long ms)
 	pthread_cond_timedwait(&l->work_cv, &l->lock, &until);
 }
 
+/* Lock held: should the writer wait for more records before writing?
+ * Every batch is a transaction of the store's writer, shared with every
+ * other write of the server: a few large batches cost far less than one
+ * per read. The oldest record waits at most LEDGER_FLUSH_MS. */
+static bool batch_wait_more(struct ledger *l)
+{
+	int64_t age;
+
+	if (l->stopping || l->flush_asked || l->drops || l->queued >= LEDGER_BATCH_EAGER)
+		return false;
+	age = time_now_ms() - l->head->ts;
+	if (age < 0 || age >= LEDGER_FLUSH_MS)
+		return false;
+	writer_wait(l, LEDGER_FLUSH_MS - (long)age);
+	return true;
+}
+
 static void *ledger_writer(void *arg)
 {
 	struct ledger *l = arg;
@@ -348,6 +369,8 @@ static void *ledger_writer(void *arg)
 				writer_wait(l, LEDGER_FLUSH_MS);
 			continue;
 		}
+		if (l->head && batch_wait_more(l))
+			continue;
 		n = batch_take(l, batch);
 		pthread_mutex_unlock(&l->lock);
 		rc = batch_write(l, batch, n, rows);
@@ -372,6 +395,8 @@ static void *ledger_writer(void *arg)
 		l->stats.batches++;
 		for (size_t i = 0; i < n; i++)
 			free(batch[i]);
+		if (l->head == NULL)
+			l->flush_asked = 0;   /* every flush asked so far is served */
 		pthread_cond_broadcast(&l->room_cv);
 		pthread_cond_broadcast(&l->flushed_cv);
 	}
@@ -402,6 +427,7 @@ int ledger_start(struct store *st, const struct ledger_opts *o)
 	l->queue_max = o->queue_max ? o->queue_max : LEDGER_QUEUE_MAX;
 	l->stopping = false;
 	l->taken = 0;
+	l->flush_asked = 0;
 	l->last_failed = false;
 	if (store_ledger_marks(st, &l->chain, &cp) != STORE_OK ||
 	    ledger_counters_init() != 0) {
@@ -471,6 +497,7 @@ int ledger_flush(void)
 	target = l->taken + l->queued;
 	for (struct ledger_drop *d = l->drops; d; d = d->next)
 		target++;   /* each becomes one ledger_dropped row */
+	l->flush_asked++;
 	pthread_cond_signal(&l->work_cv);
 	while (l->running && l->taken < target && !(l->stopping && l->head == NULL) &&
 	       !l->last_failed)

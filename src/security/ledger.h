@@ -5,8 +5,11 @@
  * Path of a record: a served_* call (security/served.c) builds a struct
  * ledger_entry in ONE allocation and ledger_append() links it to an
  * in-memory queue under one mutex: that is the whole cost on the request
- * path. The ledger writer thread takes up to STORE_LEDGER_BATCH_MAX
- * entries at a time, gives them their seq and chain hash
+ * path. The ledger writer thread waits until the oldest entry is
+ * LEDGER_FLUSH_MS old or LEDGER_BATCH_EAGER entries wait (every batch is a
+ * transaction of the store's one writer, shared with the server's other
+ * writes), takes up to STORE_LEDGER_BATCH_MAX entries, gives them their
+ * seq and chain hash
  * (ledger_chain.h), appends them in one store_ledger_append (one job of the
  * store's group commit), then updates the per-account counters.
  *
@@ -38,7 +41,8 @@ struct store;
 
 #define LEDGER_QUEUE_MAX     65536   /* entries waiting for the writer */
 #define LEDGER_FULL_WAIT_MS  100     /* how long a reader waits for room */
-#define LEDGER_FLUSH_MS      200     /* a lone entry waits at most this long */
+#define LEDGER_FLUSH_MS      200     /* a record waits at most this long */
+#define LEDGER_BATCH_EAGER   1024    /* ...or until this many are queued */
 #define LEDGER_WINDOW_MIN    60      /* counters' sliding window, in minutes */
 #define LEDGER_ROOMS_TRACKED 4096    /* distinct rooms remembered per account */
 

@@ -378,11 +378,13 @@ static void test_full_queue_drops_loudly(void **state)
 
 	assert_int_equal(ledger_flush(), 0);
 	ledger_stats_get(&s);
-	assert_int_equal(s.written, 9);   /* the 8 kept, and the record of the loss */
 	assert_int_equal(store_ledger_walk(f->st, ALICE, 0, INT64_MAX, dropped_rows, d), STORE_OK);
-	assert_int_equal(d[0], 9);
-	assert_int_equal(d[1], 1);
+	/* the 8 kept, and the loss in one or more ledger_dropped rows (one per
+	 * batch that found drops pending) adding up to the 12 lost */
+	assert_true(d[1] >= 1);
+	assert_int_equal(d[0], 8 + d[1]);
 	assert_int_equal(d[2], 12);
+	assert_int_equal(s.written, (uint64_t)d[0]);
 	assert_int_equal(ledger_chain_verify(f->st, &v), LEDGER_VERIFY_OK);
 }
 
