@@ -601,9 +601,25 @@ static void test_config_round_trip(void **state)
 	assert_int_equal(config_defaults(&c, "example.org", dir), 0);
 	c.detect.rules[DETECT_HISTORY_EVENTS].threshold[DETECT_RECORD] = 123456789;
 	c.detect.rules[DETECT_HISTORY_EVENTS].threshold[DETECT_SUSPEND] = 987654321;
+	c.detect.rules[DETECT_HISTORY_EVENTS].threshold[DETECT_LOCK] = 2987654321;
 	c.detect.alert_webhook_url = strdup("http://127.0.0.1:9/hook");
 	snprintf(path, sizeof(path), "%s/homeserver.yaml", dir);
 	assert_int_equal(config_write(&c, path), 0);
+	{
+		/* a detector with every action set is wrapped inside its flow
+		 * mapping, so the file keeps to 80 columns and still loads */
+		FILE *f = fopen(path, "r");
+		char line[512];
+		bool wrapped = false;
+
+		assert_non_null(f);
+		while (fgets(line, sizeof(line), f)) {
+			assert_true(strlen(line) <= 81);
+			wrapped |= strncmp(line, "    ", 4) == 0 && strstr(line, "987654321");
+		}
+		fclose(f);
+		assert_true(wrapped);
+	}
 	assert_int_equal(config_load(&back, path, err, sizeof(err)), 0);
 	assert_memory_equal(back.detect.rules, c.detect.rules, sizeof(c.detect.rules));
 	assert_string_equal(back.detect.alert_webhook_url, c.detect.alert_webhook_url);
