@@ -330,9 +330,15 @@ static void render_text(struct out *o, const json_t *r)
 		fputs("# Exposure report: ", o->f);
 	put_json_text(o, json_object_get(r, "user_id"));
 	fputs(o->html ? "</h1>\n<p>Window: " : "\n\nWindow: ", o->f);
-	put_time(o, json_object_get(r, "since"));
+	if (json_integer_value(json_object_get(r, "since")) <= 0)
+		fputs("the first record", o->f);
+	else
+		put_time(o, json_object_get(r, "since"));
 	fputs(" to ", o->f);
-	put_time(o, json_object_get(r, "until"));
+	if (json_integer_value(json_object_get(r, "until")) == INT64_MAX)
+		fputs("now", o->f);
+	else
+		put_time(o, json_object_get(r, "until"));
 	fprintf(o->f, ". %" JSON_INTEGER_FORMAT " ledger rows; %" JSON_INTEGER_FORMAT
 	        " records lost to a full queue.%s\n",
 	        json_integer_value(json_object_get(l, "rows")),

@@ -374,7 +374,7 @@ static void test_render_escapes_hostile_values(void **state)
 	assert_null(strstr(html, "<script>"));
 	assert_non_null(strstr(html, "&lt;script&gt;alert(1)&lt;/script&gt;"));
 	assert_null(strstr(html, "<b>ua"));
-	assert_non_null(strstr(html, "2026-06-01 00:00:00 UTC"));
+	assert_non_null(strstr(html, "Window: the first record to 2026-06-01 00:00:00 UTC"));
 	/* one table row per room: the newline and the pipes cannot forge one */
 	assert_null(strstr(md, "\n| forged"));
 	assert_non_null(strstr(md, "\\| forged \\| row \\|"));
