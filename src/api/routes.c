@@ -140,9 +140,9 @@ const struct route api_routes[] = {
 	ROW(PFX_CLIENT, HTTP_PUT, "/presence/{userId}/status", api_presence_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 
 	/* relations, threads, event context (relations feature) */
-	ROW(PFX_CLIENT_V1, HTTP_GET, "/rooms/{roomId}/relations/{eventId}", api_room_relations, AUTH_REQUIRED, RL_NONE, LEDGER_RELATIONS),
-	ROW(PFX_CLIENT_V1, HTTP_GET, "/rooms/{roomId}/relations/{eventId}/{relType}", api_room_relations, AUTH_REQUIRED, RL_NONE, LEDGER_RELATIONS),
-	ROW(PFX_CLIENT_V1, HTTP_GET, "/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}", api_room_relations, AUTH_REQUIRED, RL_NONE, LEDGER_RELATIONS),
+	ROW(PFX_CLIENT_V1, HTTP_GET, "/rooms/{roomId}/relations/{eventId}", api_room_relations, AUTH_REQUIRED, RL_CLIENT, LEDGER_RELATIONS),
+	ROW(PFX_CLIENT_V1, HTTP_GET, "/rooms/{roomId}/relations/{eventId}/{relType}", api_room_relations, AUTH_REQUIRED, RL_CLIENT, LEDGER_RELATIONS),
+	ROW(PFX_CLIENT_V1, HTTP_GET, "/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}", api_room_relations, AUTH_REQUIRED, RL_CLIENT, LEDGER_RELATIONS),
 	ROW(PFX_CLIENT_V1, HTTP_GET, "/rooms/{roomId}/threads", api_room_threads, AUTH_REQUIRED, RL_CLIENT, LEDGER_RELATIONS),
 	ROW(PFX_CLIENT, HTTP_GET, "/rooms/{roomId}/context/{eventId}", api_room_context, AUTH_REQUIRED, RL_CLIENT, LEDGER_CONTEXT),
 

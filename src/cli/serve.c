@@ -224,6 +224,7 @@ static struct http_server *serve_http(struct app *app, const struct config *cfg)
 		.store = app->store,
 		.ratelimiter = app->ratelimiter,
 		.rate_client = { cfg->rate_client_per_user.per_second, cfg->rate_client_per_user.burst },
+		.trusted_proxies = cfg->trusted_proxies,
 		.rate_register = { cfg->rate_register_per_ip.per_second,
 		                   cfg->rate_register_per_ip.burst },
 	};

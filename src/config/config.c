@@ -196,6 +196,7 @@ int config_defaults(struct config *cfg, const char *server_name, const char *dat
 	cfg->legacy_media_authenticated = false;
 	cfg->url_preview_enabled = false;
 	cfg->url_preview_ip_allowlist = strdup("");
+	cfg->trusted_proxies = strdup("");
 	cfg->ledger_enabled = true;
 	cfg->ledger_retention_days = CONFIG_DEFAULT_LEDGER_RETENTION_DAYS;
 	config_detect_defaults(&cfg->detect);   /* scraper detection */
@@ -402,6 +403,10 @@ static int strings_validate(const struct config *cfg, char *err, size_t err_len)
 	if (cfg->registration != CONFIG_REGISTRATION_OPEN &&
 	    cfg->registration != CONFIG_REGISTRATION_CLOSED)
 		return config_err(err, err_len, "registration: must be open or closed");
+	if (!cfg->trusted_proxies || !cidr_list_valid(cfg->trusted_proxies))
+		return config_err(err, err_len,
+		    "trusted_proxies: must be a comma-separated list of CIDR ranges "
+		    "(\"127.0.0.1/32, ::1/128\")");
 	if (!cfg->url_preview_ip_allowlist || !cidr_list_valid(cfg->url_preview_ip_allowlist))
 		return config_err(err, err_len,
 		    "url_preview_ip_allowlist: must be a comma-separated list of CIDR ranges "
@@ -439,6 +444,7 @@ void config_free(struct config *cfg)
 	free(cfg->log_level);
 	free(cfg->default_room_version);
 	free(cfg->url_preview_ip_allowlist);
+	free(cfg->trusted_proxies);
 	if (cfg->registration_shared_secret)
 		sodium_memzero(cfg->registration_shared_secret,
 		               strlen(cfg->registration_shared_secret));

@@ -78,6 +78,8 @@ struct config {
 	bool legacy_media_authenticated;    /* serve /_matrix/media/v3/download etc. to
 	                                     * requests with a valid token (never anonymous) */
 	bool url_preview_enabled;           /* GET .../preview_url fetches pages for users */
+	char *trusted_proxies;              /* "CIDR,...": peers whose X-Forwarded-For is
+	                                     * believed for the client IP; "" none */
 	char *url_preview_ip_allowlist;     /* "CIDR,..." a preview may reach despite the
 	                                     * SSRF guard (loopback, private...); "" none */
 

@@ -54,6 +54,7 @@ struct raw_config {
 	/* media repository */
 	char *max_upload_bytes, *media_quota_bytes_per_user;
 	char *legacy_media_authenticated, *url_preview_enabled, *url_preview_ip_allowlist;
+	char *trusted_proxies;
 	/* access ledger */
 	char *ledger_enabled, *ledger_retention_days;
 	/* scraper detection (config_detect.c) */
@@ -122,6 +123,7 @@ static const cyaml_schema_field_t top_fields[] = {
 	SCALAR("legacy_media_authenticated", struct raw_config, legacy_media_authenticated, 16),
 	SCALAR("url_preview_enabled", struct raw_config, url_preview_enabled, 16),
 	SCALAR("url_preview_ip_allowlist", struct raw_config, url_preview_ip_allowlist, 1024),
+	SCALAR("trusted_proxies", struct raw_config, trusted_proxies, 1024),
 	/* access ledger */
 	SCALAR("ledger_enabled", struct raw_config, ledger_enabled, 16),
 	SCALAR("ledger_retention_days", struct raw_config, ledger_retention_days, 64),
@@ -483,6 +485,8 @@ static int apply_strings(struct config *cfg, const struct raw_config *raw,
 	    (raw->log_level && str_replace(&cfg->log_level, raw->log_level, err, err_len) < 0) ||
 	    (raw->default_room_version &&
 	     str_replace(&cfg->default_room_version, raw->default_room_version, err, err_len) < 0) ||
+	    (raw->trusted_proxies &&
+	     str_replace(&cfg->trusted_proxies, raw->trusted_proxies, err, err_len) < 0) ||
 	    (raw->url_preview_ip_allowlist &&
 	     str_replace(&cfg->url_preview_ip_allowlist, raw->url_preview_ip_allowlist, err,
 	                 err_len) < 0) ||

@@ -72,6 +72,11 @@ static void write_identity(FILE *f, const struct config *cfg)
 	      "# \"" CONFIG_DEFAULT_PUBLIC_BASEURL "\", which matches the default listen\n"
 	      "# address; set it to the public https:// URL of your reverse proxy.\n", f);
 	emit_str(f, "", "public_baseurl", cfg->public_baseurl);
+	fputs("\n# Reverse proxies whose X-Forwarded-For header is believed, as\n"
+	      "# \"CIDR, CIDR\" (e.g. \"127.0.0.1/32\" for a proxy on this host). Behind\n"
+	      "# a proxy, set it: per-IP rate limits, the access ledger and new-IP\n"
+	      "# detection need the client's address, not the proxy's. Default \"\".\n", f);
+	emit_str(f, "", "trusted_proxies", cfg->trusted_proxies);
 }
 
 static void write_storage(FILE *f, const struct config *cfg)

@@ -19,6 +19,7 @@
 #include "http/ratelimit.h"
 #include "store/store.h"
 #include "http/request_internal.h"
+#include "util/cidr.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -122,7 +123,44 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct request *r
 	return send_queue(c, req, r);
 }
 
-static char *client_ip_of(struct MHD_Connection *c)
+static int sockaddr_fill(const char *addr, uint16_t port, struct sockaddr_storage *ss,
+                         socklen_t *len);
+
+/* The right-most X-Forwarded-For entry that is a valid address and not
+ * itself a trusted proxy (entries left of it could be forged by the
+ * client). NULL if there is none. */
+static char *forwarded_client(const char *xff, const char *trusted)
+{
+	char *copy = strdup(xff), *ip = NULL;
+	size_t n;
+
+	if (!copy)
+		return NULL;
+	n = strlen(copy);
+	while (n > 0) {
+		char *start, *end = copy + n;
+		struct sockaddr_storage ss;
+		socklen_t len;
+		copy[n] = '\0';
+		start = strrchr(copy, ',');
+		start = start ? start + 1 : copy;
+		n = start > copy ? (size_t)(start - copy - 1) : 0;
+		while (*start == ' ' || *start == '\t')
+			start++;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (sockaddr_fill(start, 0, &ss, &len) != 0)
+			break;   /* garbage: believe nothing further left */
+		if (!cidr_list_contains(trusted, (struct sockaddr *)&ss)) {
+			ip = strdup(start);
+			break;
+		}
+	}
+	free(copy);
+	return ip;
+}
+
+static char *client_ip_of(struct MHD_Connection *c, const char *trusted)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -135,6 +173,13 @@ static char *client_ip_of(struct MHD_Connection *c)
 		else if (sa->sa_family == AF_INET6)
 			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
 			          sizeof(buf));
+		if (trusted && *trusted && cidr_list_contains(trusted, sa)) {
+			const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+			                                              "X-Forwarded-For");
+			char *fwd = xff && strlen(xff) < 4096 ? forwarded_client(xff, trusted) : NULL;
+			if (fwd)
+				return fwd;
+		}
 	}
 	return strdup(buf);
 }
@@ -388,7 +433,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
 		*con_cls = ex;
 		ex->started_ms = time_mono_ms();
 		request_init(&ex->req, srv->opts.app, c, url, srv->opts.max_json_depth);
-		ex->req.client_ip = client_ip_of(c);
+		ex->req.client_ip = client_ip_of(c, srv->opts.trusted_proxies);
 		if (!exchange_begin(srv, ex, c, url, method)) {
 			ex->refused = true;
 			/* A declared oversized body is refused before it is read

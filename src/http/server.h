@@ -48,6 +48,7 @@ struct http_server_opts {
 	struct ratelimiter *ratelimiter;
 	struct http_rate rate_client;   /* RL_CLIENT, per user */
 	struct http_rate rate_register; /* RL_REGISTER, per IP */
+	const char *trusted_proxies;    /* CIDR list whose X-Forwarded-For is believed */
 };
 
 struct http_server;

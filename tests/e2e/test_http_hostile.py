@@ -672,3 +672,28 @@ def test_nul_in_strings(server):
     assert r.status in (400, 403), r
     avail = server.client("GET", "register/available", query={"username": "evil"})
     assert avail.status == 200, avail
+
+
+def test_trusted_proxy_forwarded_for(make_server):
+    """trusted_proxies: behind a reverse proxy the client's address comes from
+    X-Forwarded-For, so one client's failed logins do not rate-limit everyone
+    behind the same proxy; a peer that is not a trusted proxy cannot pick its
+    address by sending the header."""
+    srv = make_server(trusted_proxies="127.0.0.1/32",
+                      rate_limits={"login_per_ip": {"per_second": 0.01, "burst": 2},
+                                   "login_per_account": {"per_second": 1000, "burst": 1000},
+                                   "register_per_ip": {"per_second": 1000, "burst": 1000},
+                                   "client_per_user": {"per_second": 1000, "burst": 1000}})
+    body = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "nobody"},
+            "password": "wrong password"}
+
+    def login(xff):
+        return srv.request("POST", "/_matrix/client/v3/login", body,
+                           headers={"X-Forwarded-For": xff})
+    # the attacker behind the proxy exhausts its own bucket...
+    statuses = [login("203.0.113.7").status for _ in range(3)]
+    assert statuses == [403, 403, 429], statuses
+    # ...another client behind the same proxy is unaffected
+    assert login("198.51.100.9").status == 403
+    # the right-most untrusted entry counts: a forged left part changes nothing
+    assert login("198.51.100.77, 203.0.113.7").status == 429

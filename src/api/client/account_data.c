@@ -11,6 +11,7 @@
 #include "sync/notifier.h"
 
 #define ACCOUNT_DATA_TYPE_MAX 255
+#define ACCOUNT_DATA_MAX_BYTES 65536   /* what the store keeps per entry */
 
 /* Types the server owns (account-data.yaml 405): set through their own APIs. */
 static bool server_owned(const char *type)
@@ -53,6 +54,12 @@ void api_account_data_put(struct request *req)
 		return;
 	}
 	text = json_dumps(body, JSON_COMPACT);
+	if (text && strlen(text) > ACCOUNT_DATA_MAX_BYTES) {
+		free(text);
+		res_error(req, 413, "M_TOO_LARGE", "Account data is limited to %d bytes",
+		          ACCOUNT_DATA_MAX_BYTES);
+		return;
+	}
 	if (!text || store_account_data_put(app->store, req->auth.user_id, room, type, text,
 	                                    &stream) != STORE_OK) {
 		free(text);

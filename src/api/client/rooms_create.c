@@ -112,11 +112,20 @@ static int create_params_parse(struct request *req, json_t *body, struct create_
 
 static int invites_check(struct request *req, json_t *invites)
 {
+	struct app *app = APP(req);
+	char lp[256];
 	size_t i;
 	json_t *v;
 	json_array_foreach(invites, i, v) {
-		if (!json_is_string(v) || !id_user_valid(json_string_value(v))) {
+		const char *uid = json_string_value(v);
+		if (!json_is_string(v) || !id_user_valid(uid)) {
 			res_error(req, 400, "M_INVALID_PARAM", "invite must list user IDs");
+			return -1;
+		}
+		/* No federation: only this server's existing users can be invited. */
+		if (!id_user_is_local(uid, app->cfg->server_name, lp, sizeof(lp)) ||
+		    store_user_exists(app->store, uid) != STORE_OK) {
+			res_error(req, 404, "M_NOT_FOUND", "Unknown user %s", uid);
 			return -1;
 		}
 	}
@@ -132,6 +141,13 @@ static int initial_state_add(struct request *req, struct create_specs *s, json_t
 		json_t *sk = json_object_get(v, "state_key"), *content = json_object_get(v, "content");
 		if (!type || !json_is_object(content) || (sk && !json_is_string(sk))) {
 			res_error(req, 400, "M_INVALID_ROOM_STATE", "initial_state entry %zu is invalid", i);
+			return -1;
+		}
+		/* Memberships come from the creator's join and `invite`, never
+		 * from initial_state (a leave there would orphan the room). */
+		if (strcmp(type, "m.room.member") == 0) {
+			res_error(req, 400, "M_INVALID_ROOM_STATE",
+			          "initial_state may not set memberships (entry %zu)", i);
 			return -1;
 		}
 		spec_add(s, type, sk ? json_string_value(sk) : "", json_deep_copy(content));

@@ -113,7 +113,9 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 		"LEFT JOIN refresh_tokens AS r ON r.id = a.refresh_token_id "
 		"WHERE a.token_hash = ?1",
 	[SQ_REFRESH_GET] =
-		"SELECT r.id, r.user_id, r.device_id, r.expires_ts, r.used, u.deactivated, "
+		/* a locked account is refused like a deactivated one: containment
+		 * must not be outlived by refreshing tokens */
+		"SELECT r.id, r.user_id, r.device_id, r.expires_ts, r.used, (u.deactivated OR u.locked), "
 		"r.parent_id FROM refresh_tokens AS r JOIN users AS u ON u.user_id = r.user_id "
 		"WHERE r.token_hash = ?1",
 	[SQ_REFRESH_PARENT_GET] =
@@ -352,7 +354,12 @@ static const char *const sqlite_stmt_sql[SQ_COUNT] = {
 		"  AND a.room_id = '' AND a.type = 'im.vector.hide_profile' "
 		"  AND CASE WHEN json_valid(a.json) THEN json_extract(a.json, '$.hide_profile') "
 		"      END IS 1) "
-		"ORDER BY u.user_id LIMIT ?3",
+		/* "Ordered by rank and then whether or not profile info is
+		 * available" (users.yaml): a match at the start of the localpart
+		 * or the display name ranks first */
+		"ORDER BY (instr(lower(u.user_id), '@' || lower(?2)) = 1 "
+		"          OR instr(lower(COALESCE(u.displayname, '')), lower(?2)) = 1) DESC, "
+		"         u.displayname IS NULL, u.user_id LIMIT ?3",
 
 	/* ---- server-side search (sqlite_search.c) ---- */
 	/* never in a room that is encrypted now: the check runs in the
