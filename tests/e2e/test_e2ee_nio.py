@@ -607,3 +607,85 @@ def test_encryption_stays_on_for_clients(server, tmp_path):
             await close_all(alice, bob)
 
     run(go())
+
+
+# ---- devices and members that go ------------------------------------------------------
+
+def test_deleted_device_drops_out_of_key_sharing(server, tmp_path):
+    """device_lists.changed: "List of users who have updated their device
+    identity or cross-signing keys" - a deleted device is such a change. Alice's /sync names Bob in
+    device_lists.changed, /keys/query no longer lists the deleted device and
+    /keys/claim hands out none of its one-time keys, so Alice's next room
+    key goes to Bob's remaining device only, which decrypts."""
+
+    async def go():
+        alice = await new_user(server, tmp_path, "alice")
+        bob = await new_user(server, tmp_path, "bob")
+        bob2 = await new_device(server, tmp_path, bob.user_id, "bob-old-phone")
+        try:
+            room = await encrypted_room(alice, bob)
+            await tick(bob2)
+            assert set(alice.device_store[bob.user_id]) >= {bob.device_id, bob2.device_id}
+            gone = bob2.device_id
+            r = raw(server, bob).call("DELETE", f"devices/{gone}", {})
+            assert r.status == 401, r
+            r = raw(server, bob).call("DELETE", f"devices/{gone}", {"auth": {
+                "type": "m.login.password", "session": r.json.get("session"),
+                "identifier": {"type": "m.id.user", "user": bob.user_id},
+                "password": PASSWORD}})
+            assert r.status == 200, r
+
+            resp = await tick(alice)
+            assert bob.user_id in resp.device_list.changed, resp.device_list
+            q = raw(server, alice).call("POST", "keys/query",
+                                        {"device_keys": {bob.user_id: []}}).json
+            assert sorted(q["device_keys"][bob.user_id]) == [bob.device_id], q
+            claim = raw(server, alice).call("POST", "keys/claim", {"one_time_keys": {
+                bob.user_id: {gone: "signed_curve25519"}}})
+            assert claim.status == 200, claim
+            assert claim.json["one_time_keys"].get(bob.user_id, {}).get(gone) is None, claim
+            assert alice.device_store[bob.user_id][gone].deleted
+
+            await send(alice, room, "only for the phone bob kept")
+            got, failed = await read_until(bob, room, ["only for the phone bob kept"])
+            assert "only for the phone bob kept" in got and failed == 0, got
+            # the deleted device's token is gone with it
+            assert raw(server, bob2).call("GET", "sync").status == 401
+        finally:
+            await close_all(alice, bob, bob2)
+
+    run(go())
+
+
+def test_member_who_left_is_dropped_from_device_lists(server, tmp_path):
+    """"Extensions to /sync", device_lists.left: "List of users with whom
+    we do not share any encrypted rooms anymore since the previous sync
+    response." Bob leaves the only room he shared with Alice: her /sync
+    lists him in left (Carol, still there, is not), and the room key she
+    makes afterwards is never sent to his device."""
+
+    async def go():
+        alice = await new_user(server, tmp_path, "alice")
+        bob = await new_user(server, tmp_path, "bob")
+        carol = await new_user(server, tmp_path, "carol")
+        try:
+            room = await encrypted_room(alice, bob, carol)
+            await send(alice, room, "all three")
+            for c in (bob, carol):
+                assert "all three" in (await read_until(c, room, ["all three"]))[0]
+            assert isinstance(await bob.room_leave(room), nio.RoomLeaveResponse)
+            resp = await tick(alice)
+            assert bob.user_id in resp.device_list.left, resp.device_list
+            assert carol.user_id not in resp.device_list.left
+
+            await send(alice, room, "after bob left")
+            got, failed = await read_until(carol, room, ["after bob left"])
+            assert "after bob left" in got and failed == 0, got
+            for _ in range(3):
+                resp = await tick(bob)
+                keys = [e for e in resp.to_device_events if isinstance(e, nio.RoomKeyEvent)]
+                assert keys == [], "a room key made after bob left reached him"
+        finally:
+            await close_all(alice, bob, carol)
+
+    run(go())
