@@ -457,3 +457,24 @@ def test_search_records_the_page_it_returns(make_server):
 
 def rooms_reads(report, room_id):
     return next(r["reads"] for r in report["rooms"] if r["room_id"] == room_id)
+
+
+def test_relations_record_the_children_not_the_parent(make_server):
+    """GET /rooms/{roomId}/relations/{eventId} (relations.yaml): the parent
+    is checked for visibility but not sent; its children are."""
+    server = make_server()
+    alice = MatrixUser(server, unique_name("alice"))
+    room = alice.create_room(preset="public_chat")
+    root = alice.send(room, "root")
+    for i in range(2):
+        alice.send(room, f"ref {i}", content={"msgtype": "m.text", "body": "ref",
+                                              "m.relates_to": {"rel_type": "m.reference",
+                                                               "event_id": root}})
+    reader = MatrixUser(server, unique_name("reader"))
+    reader.join(room)
+    r = reader.call("GET", f"rooms/{room_path(room)}/relations/{room_path(root)}",
+                    prefix="v1")
+    assert r.status == 200 and len(r.json["chunk"]) == 2, r
+    received = {room: ids_of(r.json["chunk"])}
+    report = wait_report(server, reader.user_id, received)
+    assert report_ids(report) == received

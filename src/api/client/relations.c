@@ -84,9 +84,10 @@ static int parent_visible(struct request *req, const char *room_id, const char *
 	if (l.items == NULL)
 		return -1;
 	l.n = 1;
+	/* checked, not sent: the access ledger does not record the parent */
 	if (store_event_get(APP(req)->store, event_id, &l.items[0]) == STORE_OK &&
 	    strcmp(l.items[0].room_id, room_id) == 0 &&
-	    served_events_filter(APP(req)->store, &v, SERVED_RELATIONS, room_id, &l) == 0 &&
+	    served_events_filter(APP(req)->store, &v, SERVED_UNREAD, room_id, &l) == 0 &&
 	    l.n == 1)
 		ret = 0;
 	store_event_list_clear(&l);
