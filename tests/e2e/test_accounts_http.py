@@ -850,3 +850,34 @@ def test_suspended_user_cannot_redact_others(server):
     assert r.status == 403 and r.json["errcode"] == "M_USER_SUSPENDED", r
     r = bob.call("PUT", f"rooms/{room_path(room)}/redact/{room_path(mine)}/{secrets.token_hex(4)}", {})
     assert r.status == 200, r
+
+
+def test_uia_sessions_cannot_be_exhausted(server):
+    """One account opening UIA sessions without end (each POST without auth
+    opens one) only recycles its own: another user can still change their
+    password (password_management.yaml behind m.login.password UIA)."""
+    from chappe_e2e import MatrixUser
+    spammer, victim = MatrixUser(server), MatrixUser(server)
+    sessions = []
+    for _ in range(300):
+        r = spammer.call("POST", "account/password", {"new_password": "another long password"})
+        assert r.status == 401, r
+        sessions.append(r.json["session"])
+    # each user holds at most a few open sessions: the oldest were closed
+    # (400 unknown session), the newest still work
+    auth = {"type": "m.login.password", "password": PASSWORD,
+            "identifier": {"type": "m.id.user", "user": spammer.user_id}}
+    r = spammer.call("POST", "account/password", {"new_password": "another long password",
+                                                  "auth": dict(auth, session=sessions[0])})
+    assert r.status == 400, r
+    r = spammer.call("POST", "account/password", {"new_password": "another long password",
+                                                  "auth": dict(auth, session=sessions[-1])})
+    assert r.status == 200, r
+    first = victim.call("POST", "account/password", {"new_password": "victim new password"})
+    assert first.status == 401 and "session" in first.json, first
+    r = victim.call("POST", "account/password", {
+        "new_password": "victim new password",
+        "auth": {"type": "m.login.password", "session": first.json["session"],
+                 "identifier": {"type": "m.id.user", "user": victim.user_id},
+                 "password": PASSWORD}})
+    assert r.status == 200, r

@@ -19,6 +19,7 @@ struct uia_session {
 	char id[33];
 	char purpose[32];
 	char *user_id;            /* NULL for registration */
+	char *owner;              /* whose quota it counts against: user or "ip:<addr>" */
 	int64_t expires_ms;
 	unsigned int completed;   /* enum uia_stage bits */
 	UT_hash_handle hh;
@@ -39,6 +40,7 @@ struct uia_sessions *uia_sessions_new(void)
 
 static void session_free(struct uia_session *e)
 {
+	free(e->owner);
 	free(e->user_id);
 	free(e);
 }
@@ -72,9 +74,31 @@ static void expire_locked(struct uia_sessions *s, int64_t now)
 	}
 }
 
+/* Each owner (a user, or a client address for registration) holds at most
+ * UIA_SESSIONS_PER_OWNER open sessions: opening one more closes that
+ * owner's oldest. So nobody can fill the table and lock everyone else out
+ * of password changes, device deletion or registration. Lock held. */
+static void owner_cap_locked(struct uia_sessions *s, const char *owner)
+{
+	struct uia_session *e, *tmp, *oldest = NULL;
+	size_t n = 0;
+
+	HASH_ITER(hh, s->table, e, tmp) {
+		if (strcmp(e->owner, owner) != 0)
+			continue;
+		n++;
+		if (!oldest || e->expires_ms < oldest->expires_ms)
+			oldest = e;
+	}
+	if (n >= UIA_SESSIONS_PER_OWNER && oldest) {
+		HASH_DEL(s->table, oldest);
+		session_free(oldest);
+	}
+}
+
 /* Open a session; copies its ID into id_out. 0 or -1 (full / OOM). */
 static int session_open(struct uia_sessions *s, const char *purpose, const char *user_id,
-                        char id_out[33])
+                        const char *owner, char id_out[33])
 {
 	unsigned char raw[16];
 	struct uia_session *e;
@@ -82,6 +106,7 @@ static int session_open(struct uia_sessions *s, const char *purpose, const char 
 	int ret = -1;
 
 	pthread_mutex_lock(&s->lock);
+	owner_cap_locked(s, owner);
 	if (HASH_COUNT(s->table) >= UIA_MAX_SESSIONS)
 		expire_locked(s, now);
 	if (HASH_COUNT(s->table) >= UIA_MAX_SESSIONS)
@@ -93,6 +118,11 @@ static int session_open(struct uia_sessions *s, const char *purpose, const char 
 	sodium_bin2hex(e->id, sizeof(e->id), raw, sizeof(raw));
 	snprintf(e->purpose, sizeof(e->purpose), "%s", purpose);
 	e->user_id = str_dup(user_id);
+	e->owner = strdup(owner);
+	if (!e->owner || (user_id && !e->user_id)) {
+		session_free(e);
+		goto out;
+	}
 	e->expires_ms = now + UIA_SESSION_TTL_MS;
 	HASH_ADD_STR(s->table, id, e);
 	memcpy(id_out, e->id, 33);
@@ -201,12 +231,15 @@ int uia_require(struct request *req, json_t *body, const char *purpose,
 	struct app *app = APP(req);
 	json_t *auth = json_object_get(body, "auth");
 	const char *type, *session;
-	char fresh[33];
+	char fresh[33], owner[300];
+
+	snprintf(owner, sizeof(owner), "%s%s", user_id ? "" : "ip:",
+	         user_id ? user_id : req->client_ip);
 
 	if (!auth || json_is_null(auth) ||
 	    (json_is_object(auth) && !json_object_get(auth, "type"))) {
 		/* First contact (or a session-only auth dict): offer the flow. */
-		if (session_open(app->uia, purpose, user_id, fresh) != 0) {
+		if (session_open(app->uia, purpose, user_id, owner, fresh) != 0) {
 			res_error(req, 429, "M_LIMIT_EXCEEDED", "Too many authentication sessions");
 			return -1;
 		}
@@ -228,7 +261,7 @@ int uia_require(struct request *req, json_t *body, const char *purpose,
 		return -1;
 	}
 	if (!session) {
-		if (session_open(app->uia, purpose, user_id, fresh) != 0) {
+		if (session_open(app->uia, purpose, user_id, owner, fresh) != 0) {
 			res_error(req, 429, "M_LIMIT_EXCEEDED", "Too many authentication sessions");
 			return -1;
 		}

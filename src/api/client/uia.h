@@ -21,6 +21,7 @@
 
 #define UIA_SESSION_TTL_MS (15 * 60 * 1000)
 #define UIA_MAX_SESSIONS 10000
+#define UIA_SESSIONS_PER_OWNER 5   /* open sessions per user or client address */
 
 struct uia_sessions;
 
