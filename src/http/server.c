@@ -383,6 +383,20 @@ static void exchange_dispatch(struct http_server *srv, struct exchange *ex)
 			res_ratelimited(req, wait);
 			return;
 		}
+	} else if (rt->ratelimit == RL_CLIENT && !req->auth.present) {
+		/* Anonymous calls of AUTH_OPTIONAL rows (profiles, public rooms,
+		 * aliases, legacy media) share a bucket per client address, at
+		 * the per-user rate: otherwise they would be the one unlimited
+		 * way to sweep the server. */
+		char key[128];
+		int64_t wait;
+		snprintf(key, sizeof(key), "anon-ip:%s", req->client_ip);
+		wait = ratelimit_take(srv->opts.ratelimiter, key, srv->opts.rate_client.per_second,
+		                      srv->opts.rate_client.burst, time_mono_ms());
+		if (wait > 0) {
+			res_ratelimited(req, wait);
+			return;
+		}
 	} else if (rt->ratelimit == RL_REGISTER) {
 		char key[128];
 		int64_t wait;

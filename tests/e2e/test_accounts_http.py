@@ -881,3 +881,26 @@ def test_uia_sessions_cannot_be_exhausted(server):
                  "identifier": {"type": "m.id.user", "user": victim.user_id},
                  "password": PASSWORD}})
     assert r.status == 200, r
+
+
+def test_anonymous_reads_limited_and_hidden_profiles(make_server):
+    """Anonymous profile reads are rate-limited per address like a user's
+    calls, and a user who hid their profile (im.vector.hide_profile) is not
+    revealed to anonymous lookups."""
+    from chappe_e2e import MatrixUser, user_path
+    srv = make_server(rate_limits={
+        "login_per_account": {"per_second": 1000, "burst": 1000},
+        "login_per_ip": {"per_second": 1000, "burst": 1000},
+        "register_per_ip": {"per_second": 1000, "burst": 1000},
+        "client_per_user": {"per_second": 1, "burst": 5}})
+    hidden = MatrixUser(srv)
+    assert hidden.call("PUT", f"profile/{user_path(hidden.user_id)}/displayname",
+                       {"displayname": "Hidden Person"}).status == 200
+    assert hidden.call("PUT", f"user/{user_path(hidden.user_id)}/account_data/im.vector.hide_profile",
+                       {"hide_profile": True}).status == 200
+    r = srv.client("GET", f"profile/{user_path(hidden.user_id)}")
+    assert r.status == 404, r
+    # the owner still sees their own profile
+    assert hidden.call("GET", f"profile/{user_path(hidden.user_id)}").json["displayname"] == "Hidden Person"
+    statuses = [srv.client("GET", f"profile/{user_path(hidden.user_id)}").status for _ in range(10)]
+    assert 429 in statuses, statuses

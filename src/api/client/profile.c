@@ -1,6 +1,8 @@
 /* profile.c: client-server-api "Profiles" (profile.yaml): displayname and
- * avatar_url. Reading a profile requires a token (as on the platform we
- * model: anonymous profile lookups made directory sweeps cheap). */
+ * avatar_url. Reading a profile does not require a token (matrix-nio 0.20
+ * sends none); anonymous reads are rate-limited per address and answer 404
+ * for users who hid their profile (account data im.vector.hide_profile,
+ * the platform's directory privacy switch), as for unknown users. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +25,20 @@ static const char *route_field(const struct request *req)
 	return slash ? slash + 1 : "";
 }
 
+static bool profile_hidden(struct request *req, const char *user_id)
+{
+	char *text = NULL;
+	json_t *j = NULL;
+	bool hidden = false;
+
+	if (store_account_data_get(APP(req)->store, user_id, NULL, "im.vector.hide_profile",
+	                           &text) == STORE_OK && (j = json_loads(text, 0, NULL)))
+		hidden = json_is_true(json_object_get(j, "hide_profile"));
+	json_decref(j);
+	free(text);
+	return hidden;
+}
+
 static int profile_load(struct request *req, struct store_user *u)
 {
 	const char *uid = req_param(req, 0);
@@ -33,6 +49,10 @@ static int profile_load(struct request *req, struct store_user *u)
 		return -1;
 	}
 	r = store_user_get(APP(req)->store, uid, u);
+	if (r == STORE_OK && !req->auth.present && profile_hidden(req, uid)) {
+		store_user_clear(u);
+		r = STORE_NOT_FOUND;
+	}
 	if (r == STORE_NOT_FOUND) {
 		res_error(req, 404, "M_NOT_FOUND", "Profile was not found");
 		return -1;
