@@ -468,8 +468,9 @@ enum store_result store_rooms_published_before(struct store *st, const char *bef
  * data im.vector.hide_profile says {"hide_profile": true} are left out.
  * A candidate matches when term occurs, ASCII case-insensitively, in the
  * user ID or the display name. term must be 1..STORE_SEARCH_TERM_MAX bytes;
- * at most limit results (1..STORE_USER_SEARCH_MAX), ordered by user ID;
- * *limited tells that more matched. */
+ * at most limit results (1..STORE_USER_SEARCH_MAX), ranked: matches at the
+ * start of the localpart or display name first, then users with a display
+ * name, then by user ID; *limited tells that more matched. */
 struct store_user_hit {
 	char *user_id;
 	char *displayname;       /* NULL if unset */

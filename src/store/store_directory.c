@@ -274,9 +274,11 @@ static bool dir_hits_valid(const struct store_user_hit_list *l, size_t limit)
 		    !store_text_ok(u->displayname, STORE_TEXT_MAX, true) ||
 		    !store_text_ok(u->avatar_url, STORE_TEXT_MAX, true))
 			return false;
-		/* ordered by user ID, each once */
-		if (i > 0 && strcmp(l->items[i - 1].user_id, u->user_id) >= 0)
-			return false;
+		/* each user once (the order is the back end's ranking) */
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(l->items[j].user_id, u->user_id) == 0)
+				return false;
+		}
 	}
 	return true;
 }

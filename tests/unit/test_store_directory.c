@@ -13,7 +13,8 @@
  * counts; backwards pagination of the published rooms; the user
  * directory finds exactly who the spec lets a searcher see (room-mates,
  * members of public and world_readable rooms), matches case-insensitively
- * on user ID and display name with no wildcards, leaves out deactivated
+ * on user ID and display name with no wildcards, ranks prefix matches and
+ * users with a display name first, leaves out deactivated
  * users, users who left, and users who hide their profile, and reports a
  * cut list; arguments breaking the contract are refused; rows that fail
  * validation when loaded are refused; all of it survives a reopen; and
@@ -503,11 +504,11 @@ static void test_user_directory_visibility(void **state)
 	                    ALICE " " BOB " " CAROL " " DAVE);
 	/* frank shares !x with erin; carol is only in a private room with alice */
 	assert_string_equal(search(f, FRANK, ":", 50, NULL, buf, sizeof(buf)),
-	                    ALICE " " BOB " " DAVE " " ERIN " " FRANK);
+	                    ALICE " " BOB " " ERIN " " FRANK " " DAVE);
 	/* someone in no room still sees the open rooms' members */
 	user(f, "@lonely" SERVER, NULL);
 	assert_string_equal(search(f, "@lonely" SERVER, "d", 50, NULL, buf, sizeof(buf)),
-	                    ALICE " " DAVE);
+	                    DAVE " " ALICE);
 	/* the stranger is not found by name either */
 	assert_string_equal(search(f, ALICE, "stranger", 50, NULL, buf, sizeof(buf)), "");
 	assert_string_equal(search(f, FRANK, "stranger", 50, NULL, buf, sizeof(buf)), ERIN);
@@ -535,6 +536,16 @@ static void test_user_directory_matching(void **state)
 	assert_string_equal(search(f, ALICE, "%", 10, NULL, buf, sizeof(buf)), "");
 	assert_string_equal(search(f, ALICE, "_", 10, NULL, buf, sizeof(buf)), "");
 	assert_string_equal(search(f, ALICE, "' OR 1=1 --", 10, NULL, buf, sizeof(buf)), "");
+
+	/* "Ordered by rank and then whether or not profile info is available":
+	 * a match at the start of the localpart or the display name first,
+	 * then users with a display name (dave has none), then by user ID */
+	assert_string_equal(search(f, ALICE, "a", 10, NULL, buf, sizeof(buf)),
+	                    ALICE " " BOB " " CAROL " " DAVE);
+	assert_string_equal(search(f, ALICE, "c", 10, NULL, buf, sizeof(buf)), CAROL " " ALICE);
+	assert_string_equal(search(f, ALICE, "tab", 10, NULL, buf, sizeof(buf)), BOB);
+	assert_string_equal(search(f, ALICE, "e", 10, NULL, buf, sizeof(buf)),
+	                    ALICE " " BOB " " CAROL " " DAVE);
 
 	/* limited tells that more matched */
 	assert_string_equal(search(f, ALICE, "example", 2, &limited, buf, sizeof(buf)),
