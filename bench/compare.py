@@ -32,6 +32,10 @@ def main(on_path, off_path):
     print("| scenario | metric | ledger on | ledger off | cost |")
     print("| --- | --- | --- | --- | --- |")
     for scenario, metric, higher_better in FIGURES:
+        if on.get(scenario, {}).get("errors") or off.get(scenario, {}).get("errors"):
+            # a partial run is no baseline: say so rather than print a ratio
+            print(f"| {scenario} | {metric} | | | not compared: the scenario had errors |")
+            continue
         a = on.get(scenario, {}).get(metric)
         b = off.get(scenario, {}).get(metric)
         if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or b == 0:
