@@ -58,7 +58,7 @@ static bool keys_device_wanted(const json_t *wanted, const char *device_id)
 
 /* user's devices (those in wanted) into an object. NULL on error. */
 static json_t *keys_user_devices(struct app *app, const char *user, const json_t *wanted,
-                                 const struct store_key_signature_list *sigs)
+                                 const struct store_key_signature_list *sigs, bool own)
 {
 	struct store_device_keys_list l = { 0 };
 	json_t *devices = json_object();
@@ -73,7 +73,10 @@ static json_t *keys_user_devices(struct app *app, const char *user, const json_t
 		    !(dk = json_loads(l.items[i].json, 0, NULL)))
 			continue;
 		keys_merge_signatures(dk, sigs, user, l.items[i].device_id, NULL);
-		if (l.items[i].display_name)
+		/* Device names ("Jean's iPhone (Ministry)") are for their owner:
+		 * anyone who merely shares a room (an unsolicited invite is
+		 * enough) gets the keys needed to encrypt, not the names. */
+		if (own && l.items[i].display_name)
 			json_object_set_new(dk, "unsigned", json_pack("{s:s}", "device_display_name",
 			                                              l.items[i].display_name));
 		json_object_set_new(devices, l.items[i].device_id, dk);
@@ -118,7 +121,7 @@ static int keys_query_user(struct app *app, const char *user, const json_t *want
 
 	if (store_key_signatures_get(app->store, user, &sigs) != STORE_OK)
 		return -1;
-	if (!(devices = keys_user_devices(app, user, wanted, &sigs)))
+	if (!(devices = keys_user_devices(app, user, wanted, &sigs, strcmp(user, viewer) == 0)))
 		goto out;
 	json_object_set_new(json_object_get(res, "device_keys"), user, devices);
 	ret = keys_user_cross_signing(app, user, viewer, &sigs, res);
