@@ -904,3 +904,20 @@ def test_anonymous_reads_limited_and_hidden_profiles(make_server):
     assert hidden.call("GET", f"profile/{user_path(hidden.user_id)}").json["displayname"] == "Hidden Person"
     statuses = [srv.client("GET", f"profile/{user_path(hidden.user_id)}").status for _ in range(10)]
     assert 429 in statuses, statuses
+
+
+def test_deactivated_account_leaves_its_rooms(server):
+    """Deactivation (account_deactivation.yaml) ends the account's part in its
+    rooms: it leaves them and its pending invites are rejected, so it no
+    longer counts as a member, holds power or shares keys (as Synapse)."""
+    from chappe_e2e import MatrixUser, room_path
+    alice, dora = MatrixUser(server), MatrixUser(server)
+    room = alice.create_room(preset="public_chat")
+    dora.join(room)
+    invited = alice.create_room(preset="private_chat", invite=[dora.user_id])
+    r = server.uia("POST", "account/deactivate", {}, dora.token, dora.user_id)
+    assert r.status == 200, r
+    joined = alice.call("GET", f"rooms/{room_path(room)}/joined_members").json["joined"]
+    assert dora.user_id not in joined, joined
+    member = alice.call("GET", f"rooms/{room_path(invited)}/state/m.room.member/{dora.user_id}")
+    assert member.status == 200 and member.json["membership"] == "leave", member

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/client/admin.h"
 #include "api/client/handlers.h"
 #include "api/client/uia.h"
 #include "security/accounts.h"
@@ -56,6 +57,9 @@ void api_account_deactivate(struct request *req)
 		return;
 	if (uia_require(req, body, "deactivate", req->auth.user_id, UIA_PASSWORD) != 0)
 		return;
+	/* As Synapse: a deactivated account leaves its rooms and rejects its
+	 * invites (sent first, while the account can still send them). */
+	admin_user_leave_all(app, req->auth.user_id);
 	if (store_user_deactivate(app->store, req->auth.user_id, erase) != STORE_OK) {
 		res_error(req, 500, "M_UNKNOWN", "Could not deactivate the account");
 		return;
