@@ -516,7 +516,8 @@ static const struct bad_case bad_cases[] = {
 	{ "legacy_media_authenticated: yes\n", "legacy_media_authenticated: expected true or false" },
 	{ "legacy_media_authenticated: 1\n", "legacy_media_authenticated: expected true or false" },
 	/* previews are not implemented: turning them on must not pass silently */
-	{ "url_preview_enabled: true\n", "url_preview_enabled: URL previews are not implemented" },
+	{ "url_preview_ip_allowlist: \"10.0.0.1\"\n", "url_preview_ip_allowlist: must be a comma-separated list" },
+	{ "trusted_proxies: \"10.0.0.0/40\"\n", "trusted_proxies: must be a comma-separated list" },
 	/* YAML-level refusals */
 	{ "http_threads: 4\nhttp_threads: 5\n", "http_threads: key given twice" },
 	{ "limits:\n  max_json_depth: 8\n  max_json_depth: 9\n", "limits.max_json_depth: key given twice" },
