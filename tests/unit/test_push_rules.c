@@ -649,7 +649,8 @@ static void test_glob_pathological(void **state)
     assert_int_equal(push_glob_match(pat, PUSH_MAX_PATTERN_LEN, text, TLEN, PUSH_GLOB_WHOLE,
                                      false, &budget), PUSH_GLOB_GAVE_UP);
     assert_int_equal(budget, 0);
-    assert_true(now_s() - t0 < 1.0 * SLOWDOWN);
+    /* bounded work is ~0.1 s here; the margin is for a loaded CI machine */
+    assert_true(now_s() - t0 < 5.0 * SLOWDOWN);
     free(text);
 }
 
@@ -687,7 +688,8 @@ static void test_eval_hostile_rules_bounded(void **state)
     t0 = now_s();
     assert_int_equal(push_evaluate(f->merged, ev, &f->ctx, &actions), 0);
     assert_null(actions);
-    assert_true(now_s() - t0 < 1.0 * SLOWDOWN);
+    /* bounded work is ~0.1 s here; the margin is for a loaded CI machine */
+    assert_true(now_s() - t0 < 5.0 * SLOWDOWN);
     json_decref(rulebody);
     json_decref(ev);
     free(body);
