@@ -384,8 +384,9 @@ sdkLogger.rebuild();
 // Requests each client has in flight (a Set of paths), for stopSdkClient.
 const inflight = new WeakMap();
 
-/** A js-sdk client for user whose requests are logged in server.requests. */
-export function makeClient(server, user, who) {
+/** A js-sdk client for user whose requests are logged in server.requests.
+ *  extraOpts go to createClient as well (e.g. cryptoCallbacks). */
+export function makeClient(server, user, who, extraOpts = {}) {
   const pending = new Set();
   const log = (entry) => {
     server.requests.push(entry);
@@ -415,6 +416,7 @@ export function makeClient(server, user, who) {
     deviceId: user.deviceId,
     fetchFn,
     logger: sdkLogger.getChild(`[${who}]`),
+    ...extraOpts,
   });
   inflight.set(client, pending);
   return client;

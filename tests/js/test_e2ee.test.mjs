@@ -3,12 +3,13 @@
 // a matrix-nio 0.20 client on the other side.
 //
 // Spec: Client-Server API v1.19, modules/end_to_end_encryption.md
-// ("Sharing keys between devices", "Cross-signing", "Key verification
-// framework", "Short Authentication String (SAS) verification") and
-// modules/send_to_device.md. The server only carries keys, signatures and
-// to-device messages; every test asserts what the clients make of them
-// (plaintext decrypted, devices trusted) plus the wire facts the spec puts
-// on the server.
+// ("Sharing keys between devices", "Tracking the device list for a user",
+// "Server-side key backups", "Cross-signing", "Key verification
+// framework", "Short Authentication String (SAS) verification"),
+// modules/secrets.md ("Storage") and modules/send_to_device.md. The server
+// only carries keys, signatures, account data and to-device messages;
+// every test asserts what the clients make of them (plaintext decrypted,
+// devices trusted) plus the wire facts the spec puts on the server.
 //
 // The nio side is a small Python program (NIO_PEER below) run with
 // Debian's /usr/bin/python3, driven over stdin/stdout one JSON line per
@@ -184,9 +185,10 @@ class NioPeer {
 
 // ---- js-sdk helpers ---------------------------------------------------------
 
-/** A js-sdk client with Rust crypto in an IndexedDB of its own, synced. */
-async function cryptoClient(server, user, who) {
-  const client = makeClient(server, user, who);
+/** A js-sdk client with Rust crypto in an IndexedDB of its own, synced.
+ *  extraOpts go to createClient (cryptoCallbacks). */
+async function cryptoClient(server, user, who, extraOpts = {}) {
+  const client = makeClient(server, user, who, extraOpts);
   globalThis.indexedDB = new IDBFactory();
   await step(client.initRustCrypto(), STEP_MS, `${who}'s initRustCrypto`);
   await startAndSync(client, who);
@@ -506,6 +508,94 @@ describe("end-to-end encryption: matrix-js-sdk Rust crypto and matrix-nio", () =
       await stopAll(clients);
     }
     assertNoRejections("the cross-signing test");
+  });
+
+  test("secret storage: a new device unlocks cross-signing and the key backup with the recovery key", TEST_OPTS, async () => {
+    // modules/secrets.md, "Storage": secrets encrypted with
+    // m.secret_storage.v1.aes-hmac-sha2 in global account data. The
+    // server only stores account data; a new device that the user gives
+    // the recovery key must find everything there and become a trusted,
+    // cross-signed device that can read the backup: what Element calls
+    // "verify with Security Key".
+    const alice = await registerUser(server, uniqueName("alice"));
+    let recoveryKey = null;
+    const cryptoCallbacks = {
+      getSecretStorageKey: async ({ keys }) => [Object.keys(keys)[0], recoveryKey.privateKey],
+    };
+    const clients = [];
+    const token = alice.accessToken;
+    const accountData = async (type) =>
+      api(server, "GET", `user/${encodeURIComponent(alice.userId)}/account_data/${type}`, { token });
+    try {
+      const a1 = await cryptoClient(server, alice, "alice-1", { cryptoCallbacks });
+      clients.push(a1);
+      const c1 = a1.getCrypto();
+      await step(c1.bootstrapCrossSigning({ authUploadDeviceSigningKeys: passwordUia(alice.userId) }),
+        STEP_MS, "bootstrapCrossSigning");
+      recoveryKey = await c1.createRecoveryKeyFromPassphrase();
+      await step(c1.bootstrapSecretStorage({
+        createSecretStorageKey: async () => recoveryKey,
+        setupNewSecretStorage: true,
+        setupNewKeyBackup: true,
+      }), STEP_MS, "bootstrapSecretStorage");
+      assert.equal(await c1.isSecretStorageReady(), true);
+
+      // what the server keeps: the default key's ID, its description and
+      // each secret as {encrypted: {keyId: {iv, ciphertext, mac}}}
+      const def = await accountData("m.secret_storage.default_key");
+      assert.equal(def.status, 200, def.text);
+      const keyId = def.json.key;
+      const desc = await accountData(`m.secret_storage.key.${keyId}`);
+      assert.equal(desc.json?.algorithm, "m.secret_storage.v1.aes-hmac-sha2", desc.text);
+      for (const name of ["m.cross_signing.master", "m.cross_signing.self_signing",
+        "m.cross_signing.user_signing", "m.megolm_backup.v1"]) {
+        const secret = await accountData(name);
+        assert.equal(secret.status, 200, `${name}: ${secret.text}`);
+        assert.deepEqual(Object.keys(secret.json.encrypted[keyId]).sort(), ["ciphertext", "iv", "mac"], name);
+      }
+
+      // something to find in the backup: a note in an encrypted room
+      const { room_id: roomId } = await a1.createRoom({
+        preset: sdk.Preset.PrivateChat,
+        initial_state: [{ type: "m.room.encryption", state_key: "", content: { algorithm: MEGOLM } }],
+      });
+      await eventually("alice's client to know the room is encrypted", async () =>
+        (await c1.isEncryptionEnabledInRoom(roomId)) === true);
+      await step(a1.sendTextMessage(roomId, "note to self"), STEP_MS, "alice's send");
+      await eventually("the note's key in the backup", async () =>
+        (await api(server, "GET", "room_keys/version", { token })).json?.count === 1, 30000);
+
+      // the new device, given the recovery key
+      const alice2 = await loginDevice(server, alice.userId);
+      const a2 = await cryptoClient(server, alice2, "alice-2", { cryptoCallbacks });
+      clients.push(a2);
+      const c2 = a2.getCrypto();
+      assert.equal(await c2.isCrossSigningReady(), false, "not before the recovery key is used");
+      const uploadsBefore = server.requests.filter((r) => r.path.endsWith("/keys/device_signing/upload")).length;
+      await step(c2.bootstrapCrossSigning({ authUploadDeviceSigningKeys: passwordUia(alice.userId) }),
+        STEP_MS, "the new device's bootstrapCrossSigning");
+      assert.equal(server.requests.filter((r) => r.path.endsWith("/keys/device_signing/upload")).length,
+        uploadsBefore, "the keys came from secret storage: no new identity uploaded");
+      assert.equal(await c2.getCrossSigningKeyId(), await c1.getCrossSigningKeyId());
+      await eventually("the new device to be cross-signing ready", async () => (await c2.isCrossSigningReady()) === true);
+      for (const [c, who] of [[c1, "first"], [c2, "new"]]) {
+        await eventually(`the ${who} device to see the new device cross-signed`, async () =>
+          (await c.getDeviceVerificationStatus(alice.userId, alice2.deviceId))?.crossSigningVerified === true);
+      }
+
+      // and the backup key from secret storage reads the history
+      await c2.loadSessionBackupPrivateKeyFromSecretStorage();
+      await c2.checkKeyBackupAndEnable();
+      const restored = await step(c2.restoreKeyBackup(), STEP_MS, "restoreKeyBackup");
+      assert.equal(restored.imported, 1);
+      const note = a2.getRoom(roomId).getLiveTimeline().getEvents()
+        .find((ev) => ev.getWireType() === "m.room.encrypted");
+      assert.ok(note, "the note is in the new device's timeline");
+      assert.equal(await decryptedText(a2, note), "note to self");
+    } finally {
+      await stopAll(clients);
+    }
+    assertNoRejections("the secret storage test");
   });
 
   test("SAS verification between two devices over to-device messages", TEST_OPTS, async () => {
