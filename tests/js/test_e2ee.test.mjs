@@ -235,14 +235,18 @@ async function eventually(what, probe, ms = STEP_MS) {
   assert.fail(`timed out after ${ms} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
 
-/** UIA for POST /keys/device_signing/upload: the first request without
- *  auth answers 401 with a session ("User-Interactive Authentication
- *  API"), the second completes m.login.password in it. */
-function passwordUia(userId) {
+/** authUploadDeviceSigningKeys for POST /keys/device_signing/upload,
+ *  which "uses the User-Interactive Authentication API" except when no
+ *  master key exists yet or the same keys are uploaded again
+ *  (cross_signing.yaml, changed in v1.11). It first tries without auth;
+ *  on 401 it completes m.login.password in the session it was given.
+ *  Pushes "no auth" or "password" to log. */
+function passwordUia(userId, log = []) {
   return async (makeRequest) => {
     let session;
     try {
       await makeRequest(null);
+      log.push("no auth");
       return;
     } catch (e) {
       assert.equal(e.httpStatus, 401, `device_signing/upload without auth: ${e}`);
@@ -257,6 +261,7 @@ function passwordUia(userId) {
       password: PASSWORD,
       session,
     });
+    log.push("password");
   };
 }
 
@@ -438,7 +443,7 @@ describe("end-to-end encryption: matrix-js-sdk Rust crypto and matrix-nio", () =
     assertNoRejections("the key backup test");
   });
 
-  test("cross-signing bootstrap: keys published, own device cross-signed, another device signed", TEST_OPTS, async () => {
+  test("cross-signing: first upload without UIA, keys served to others, devices cross-signed, replacement behind UIA", TEST_OPTS, async () => {
     const alice = await registerUser(server, uniqueName("alice"));
     const bob = await registerUser(server, uniqueName("bob"));
     const clients = [];
@@ -451,11 +456,13 @@ describe("end-to-end encryption: matrix-js-sdk Rust crypto and matrix-nio", () =
       // "Cross-signing": POST /keys/device_signing/upload (behind UIA),
       // then the device's signature by the self-signing key through
       // POST /keys/signatures/upload
+      const uia = [];
       await step(
-        crypto.bootstrapCrossSigning({ authUploadDeviceSigningKeys: passwordUia(alice.userId) }),
+        crypto.bootstrapCrossSigning({ authUploadDeviceSigningKeys: passwordUia(alice.userId, uia) }),
         STEP_MS,
         "bootstrapCrossSigning",
       );
+      assert.deepEqual(uia, ["no auth"], "the first upload of a master key needs no UIA");
       const status = await crypto.getCrossSigningStatus();
       assert.deepEqual(status.privateKeysCachedLocally, { masterKey: true, selfSigningKey: true, userSigningKey: true });
       assert.equal(status.publicKeysOnDevice, true, "the server's /keys/query returned the public keys");
@@ -504,6 +511,22 @@ describe("end-to-end encryption: matrix-js-sdk Rust crypto and matrix-nio", () =
       const before = server.requests.filter((r) => r.path.endsWith("/keys/device_signing/upload")).length;
       await crypto.bootstrapCrossSigning({ authUploadDeviceSigningKeys: passwordUia(alice.userId) });
       assert.equal(server.requests.filter((r) => r.path.endsWith("/keys/device_signing/upload")).length, before);
+
+      // replacing the identity: new keys MUST go through UIA, and then
+      // every user gets the new master key from /keys/query
+      const reset = [];
+      await step(
+        crypto.bootstrapCrossSigning({ setupNewCrossSigning: true, authUploadDeviceSigningKeys: passwordUia(alice.userId, reset) }),
+        STEP_MS,
+        "bootstrapCrossSigning with new keys",
+      );
+      assert.deepEqual(reset, ["password"], "new keys over existing ones need UIA");
+      const master2 = await crypto.getCrossSigningKeyId(CrossSigningKey.Master);
+      assert.notEqual(master2, master);
+      const replaced = await queryKeys(server, bob.accessToken, alice.userId);
+      assert.deepEqual(replaced.master_keys[alice.userId].keys, { [`ed25519:${master2}`]: master2 });
+      await eventually("alice's device cross-signed by the new identity", async () =>
+        (await crypto.getDeviceVerificationStatus(alice.userId, alice.deviceId))?.crossSigningVerified === true);
     } finally {
       await stopAll(clients);
     }
