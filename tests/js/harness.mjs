@@ -224,6 +224,29 @@ class ChappeServer {
     throw new Error(`chappe not ready after ${timeoutMs} ms (logs in ${this.workdir}):\n${this.stderrTail()}`);
   }
 
+  /** SIGTERM, wait, check, then start again on the same data directory
+   *  (config, database, signing key). Returns the problems of the stop
+   *  (exit code not 0, sanitizer reports), checked before start() begins
+   *  a new stderr.log; the temp dir and js-sdk.log stay as they are. */
+  async restart(timeoutMs = 10000) {
+    const problems = [];
+    this.proc.kill("SIGTERM");
+    let status;
+    try {
+      status = await step(this.exited, timeoutMs, "chappe to exit after SIGTERM");
+    } catch {
+      this.proc.kill("SIGKILL");
+      status = await this.exited;
+      problems.push(`did not exit within ${timeoutMs} ms of SIGTERM`);
+    }
+    if (status.code !== 0) problems.push(`exit code ${status.code} signal ${status.signal} after SIGTERM (expected 0)`);
+    const found = SANITIZER_MARKERS.filter((m) => this.stderrText().includes(m));
+    if (found.length) problems.push(`sanitizer reports on stderr: ${found.join(", ")}\n${this.stderrTail()}`);
+    this.proc = null;
+    await this.start();
+    return problems;
+  }
+
   /** SIGTERM, wait, check. Returns the list of problems (empty = clean). */
   async stop(timeoutMs = 10000) {
     const problems = [];

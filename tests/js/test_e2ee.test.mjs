@@ -114,6 +114,9 @@ async def main():
                 assert isinstance(resp, nio.JoinResponse), resp
                 await e2ee.tick(client)
                 out = {}
+            elif cmd == "rotate":
+                client.invalidate_outbound_session(req["room"])
+                out = {}
             elif cmd == "tick":
                 await e2ee.tick(client)
                 out = {}
@@ -185,11 +188,12 @@ class NioPeer {
 
 // ---- js-sdk helpers ---------------------------------------------------------
 
-/** A js-sdk client with Rust crypto in an IndexedDB of its own, synced.
- *  extraOpts go to createClient (cryptoCallbacks). */
-async function cryptoClient(server, user, who, extraOpts = {}) {
+/** A js-sdk client with Rust crypto in an IndexedDB of its own (idb:
+ *  give a previous client's to reopen its store), synced. extraOpts go to
+ *  createClient (cryptoCallbacks). */
+async function cryptoClient(server, user, who, extraOpts = {}, idb = new IDBFactory()) {
   const client = makeClient(server, user, who, extraOpts);
-  globalThis.indexedDB = new IDBFactory();
+  globalThis.indexedDB = idb;
   await step(client.initRustCrypto(), STEP_MS, `${who}'s initRustCrypto`);
   await startAndSync(client, who);
   return client;
@@ -679,6 +683,62 @@ describe("end-to-end encryption: matrix-js-sdk Rust crypto and matrix-nio", () =
       await stopAll(clients);
     }
     assertNoRejections("the SAS verification test");
+  });
+
+  test("to-device messages and keys survive a SIGTERM restart; js-sdk keeps its crypto store", TEST_OPTS, async () => {
+    // send_to_device.md: "Servers should store pending messages for local
+    // users until they are successfully delivered to the destination
+    // device". Alice's js-sdk client is closed; the nio client sends a new
+    // room key and a message; the server restarts; Alice's client, opened
+    // again on its IndexedDB, gets the key and reads the message, and her
+    // device keys are the ones uploaded before.
+    const alice = await registerUser(server, uniqueName("alice"));
+    const nioBob = new NioPeer(server);
+    const idb = new IDBFactory();
+    let a = null;
+    try {
+      const bob = await nioBob.call("register", { prefix: "bob" });
+      a = await cryptoClient(server, alice, "alice", {}, idb);
+      const { room_id: roomId } = await a.createRoom({
+        preset: sdk.Preset.PrivateChat,
+        invite: [bob.user_id],
+        initial_state: [{ type: "m.room.encryption", state_key: "", content: { algorithm: MEGOLM } }],
+      });
+      const bobJoined = nextMembership(a, roomId, bob.user_id, "join");
+      await nioBob.call("join", { room: roomId });
+      await step(bobJoined, STEP_MS, "alice to see the nio client join");
+      await step(a.sendTextMessage(roomId, "before the restart"), STEP_MS, "alice's send");
+      assert.ok((await nioBob.call("read", { room: roomId, want: ["before the restart"] })).bodies
+        .includes("before the restart"));
+      const ownKeys = await a.getCrypto().getOwnDeviceKeys();
+      await stopAll([a]);
+      a = null;
+
+      await nioBob.call("rotate", { room: roomId });
+      const { event_id: awayId } = await nioBob.call("send", { room: roomId, body: "sent while alice was away" });
+      assert.deepEqual(await server.restart(), [], "clean SIGTERM before the restart");
+
+      const q = await queryKeys(server, alice.accessToken, alice.userId);
+      assert.deepEqual(q.device_keys[alice.userId][alice.deviceId].keys, {
+        [`ed25519:${alice.deviceId}`]: ownKeys.ed25519,
+        [`curve25519:${alice.deviceId}`]: ownKeys.curve25519,
+      }, "the device keys uploaded before the restart");
+
+      a = await cryptoClient(server, alice, "alice-again", {}, idb);
+      assert.deepEqual(await a.getCrypto().getOwnDeviceKeys(), ownKeys, "the same device, from its store");
+      const away = a.getRoom(roomId).getLiveTimeline().getEvents().find((ev) => ev.getId() === awayId);
+      assert.ok(away, "the message is in the timeline");
+      assert.equal(await decryptedText(a, away), "sent while alice was away");
+
+      await step(a.sendTextMessage(roomId, "back after the restart"), STEP_MS, "alice's send");
+      const read = await nioBob.call("read", { room: roomId, want: ["back after the restart"] });
+      assert.ok(read.bodies.includes("back after the restart"), `nio read ${read.bodies}`);
+      assert.equal(read.failed, 0);
+    } finally {
+      if (a) await stopAll([a]);
+      await nioBob.close();
+    }
+    assertNoRejections("the restart test");
   });
 
   test("server exits 0 on SIGTERM with no sanitizer report", TEST_OPTS, async (t) => {
