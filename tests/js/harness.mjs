@@ -12,12 +12,17 @@
 //   turns a non-empty list into a test failure. The temp dir (config,
 //   server stderr, js-sdk.log) is removed only when there was no problem
 //   and CHAPPE_JS_KEEP_LOGS is unset, so a bad shutdown leaves its logs.
+// - server.restart() is the same SIGTERM and check, then start() again on
+//   the same data directory (restart tests); it returns the stop's problems.
 // - registerUser() runs the spec's two-step User-Interactive registration
 //   (401 with a session, then m.login.dummy) with plain fetch.
 // - makeClient() builds a js-sdk MatrixClient whose every HTTP request goes
 //   through a logging fetchFn: method, path (query dropped, so tokens never
 //   land in logs) and status are kept in server.requests, the sdk's own
 //   logging goes to a file in the temp dir rather than the test output.
+// - makeClient(server, user, who, extraOpts) passes extraOpts (e.g.
+//   cryptoCallbacks) to createClient; routeCryptoConsoleToSdkLog() sends
+//   the Rust crypto's console logging to js-sdk.log.
 // - stopSdkClient()/stopAll() stop clients so that nothing of them is left
 //   running; assertNoRejections() fails on any unhandled promise rejection
 //   since its last call (the listener is installed on import).
