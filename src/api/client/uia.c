@@ -74,10 +74,11 @@ static void expire_locked(struct uia_sessions *s, int64_t now)
 	}
 }
 
-/* Each owner (a user, or a client address for registration) holds at most
- * UIA_SESSIONS_PER_OWNER open sessions: opening one more closes that
- * owner's oldest. So nobody can fill the table and lock everyone else out
- * of password changes, device deletion or registration. Lock held. */
+/* Each owner holds at most UIA_SESSIONS_PER_USER (a user) or
+ * UIA_SESSIONS_PER_ADDRESS (a client address, for registration) open
+ * sessions: opening one more closes that owner's oldest. So nobody can
+ * fill the table and lock everyone else out of password changes, device
+ * deletion or registration. Lock held. */
 static void owner_cap_locked(struct uia_sessions *s, const char *owner)
 {
 	struct uia_session *e, *tmp, *oldest = NULL;
@@ -90,7 +91,8 @@ static void owner_cap_locked(struct uia_sessions *s, const char *owner)
 		if (!oldest || e->expires_ms < oldest->expires_ms)
 			oldest = e;
 	}
-	if (n >= UIA_SESSIONS_PER_OWNER && oldest) {
+	if (oldest && n >= (strncmp(owner, "ip:", 3) == 0 ? UIA_SESSIONS_PER_ADDRESS
+	                                                  : UIA_SESSIONS_PER_USER)) {
 		HASH_DEL(s->table, oldest);
 		session_free(oldest);
 	}

@@ -21,7 +21,10 @@
 
 #define UIA_SESSION_TTL_MS (15 * 60 * 1000)
 #define UIA_MAX_SESSIONS 10000
-#define UIA_SESSIONS_PER_OWNER 5   /* open sessions per user or client address */
+#define UIA_SESSIONS_PER_USER 5     /* open sessions per signed-in user */
+/* per client address, for registration: many people can register at once
+ * from behind one NAT or proxy */
+#define UIA_SESSIONS_PER_ADDRESS 100
 
 struct uia_sessions;
 
