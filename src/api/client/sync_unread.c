@@ -38,6 +38,8 @@ struct unread_entry {
 	int64_t upto;            /* events evaluated up to this position */
 	int64_t notify, highlight;
 	int64_t scanned;         /* events evaluated, for the saturation bound */
+	int64_t receipt;         /* the user's read receipt position... */
+	int64_t receipts_stream; /* ...as of this receipts-stream position */
 	UT_hash_handle hh;
 };
 
@@ -110,7 +112,6 @@ static int unread_scan(struct sync_ctx *c, const char *room_id, int64_t from, in
 	struct store_event_list l = { 0 };
 	struct served_viewer v = { c->p->user_id, c->p->device_id, c->p->ip, c->p->user_agent };
 	struct events_ctx *ev = c->app->events;
-	struct store_membership_list members = { 0 };
 	json_t *ruleset = ruleset_of(c), *pl = NULL, *me = NULL;
 	struct push_ctx pc = { 0 };
 	int ret = -1;
@@ -126,8 +127,12 @@ static int unread_scan(struct sync_ctx *c, const char *room_id, int64_t from, in
 	}
 	pl = events_state_content(ev, room_id, "m.room.power_levels", "");
 	me = events_state_content(ev, room_id, "m.room.member", c->p->user_id);
-	if (store_room_members(c->app->store, room_id, "join", &members) == STORE_OK)
-		pc.member_count = (int64_t)members.n;
+	{
+		/* a count, not the member list: this runs for every woken sync */
+		int64_t joined = 0;
+		if (store_room_joined_count(c->app->store, room_id, &joined) == STORE_OK)
+			pc.member_count = joined;
+	}
 	pc.user_id = c->p->user_id;
 	pc.display_name = json_string_value(json_object_get(me, "displayname"));
 	pc.power_levels = pl;
@@ -155,7 +160,6 @@ static int unread_scan(struct sync_ctx *c, const char *room_id, int64_t from, in
 out:
 	json_decref(pl);
 	json_decref(me);
-	store_membership_list_clear(&members);
 	store_event_list_clear(&l);
 	return ret;
 }
@@ -164,17 +168,32 @@ json_t *sync_unread_counts(struct sync_ctx *c, const char *room_id)
 {
 	struct unread_cache *u = c->app->unread;
 	struct unread_entry acc = { 0 }, *e;
-	int64_t read_pos = read_receipt_pos(c, room_id);
+	int64_t read_pos = -1;
 	char *key = str_printf("%s\n%s", c->p->user_id, room_id);
 	bool cached = false;
 
 	if (!key)
 		goto out;
+	/* The receipt is re-read only when the receipts stream moved: reading
+	 * it walks the room's receipts, which thousands of woken syncs of one
+	 * busy room must not all do for every message. */
+	pthread_mutex_lock(&u->lock);
+	HASH_FIND_STR(u->entries, key, e);
+	if (e && e->receipts_stream == c->receipts_pos)
+		read_pos = e->receipt;
+	pthread_mutex_unlock(&u->lock);
+	if (read_pos < 0)
+		read_pos = read_receipt_pos(c, room_id);
+	acc.receipt = read_pos;
+	acc.receipts_stream = c->receipts_pos;
 	pthread_mutex_lock(&u->lock);
 	HASH_FIND_STR(u->entries, key, e);
 	/* Reuse the counts unless the receipt moved past where they start. */
 	if (e && read_pos <= e->read_pos && e->upto <= c->now_pos) {
+		int64_t receipt = acc.receipt, stream = acc.receipts_stream;
 		acc = *e;
+		acc.receipt = receipt;
+		acc.receipts_stream = stream;
 		cached = true;
 	}
 	pthread_mutex_unlock(&u->lock);
@@ -198,6 +217,8 @@ json_t *sync_unread_counts(struct sync_ctx *c, const char *room_id)
 		e->notify = acc.notify;
 		e->highlight = acc.highlight;
 		e->scanned = acc.scanned;
+		e->receipt = acc.receipt;
+		e->receipts_stream = acc.receipts_stream;
 	}
 	pthread_mutex_unlock(&u->lock);
 out:
