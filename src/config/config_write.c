@@ -99,8 +99,9 @@ static void write_storage(FILE *f, const struct config *cfg)
 	      CONFIG_DEFAULT_LOG_LEVEL "\": one line per\n"
 	      "# notable event without the volume of debug. Secrets are never logged.\n", f);
 	emit_str(f, "", "log_level", cfg->log_level);
-	fprintf(f, "\n# Threads serving HTTP requests, %d to %d. Default %d: enough to keep\n"
-	        "# a small server's database busy without contention on SQLite's writer.\n",
+	fprintf(f, "\n# Threads serving HTTP requests, %d to %d. Default %d: a sender waits for\n"
+	        "# its event to be on disk, and more waiting senders share each group\n"
+	        "# commit (docs/performance.md). Parked /sync requests hold no thread.\n",
 	        CONFIG_HTTP_THREADS_MIN, CONFIG_HTTP_THREADS_MAX, CONFIG_DEFAULT_HTTP_THREADS);
 	fprintf(f, "http_threads: %" PRIu32 "\n", cfg->http_threads);
 	fputs("\n# Room version of rooms created without one: \"10\", \"11\" or \"12\".\n"

@@ -304,7 +304,7 @@ static void test_minimal_file(void **state)
 	assert_string_equal(c.database_path, expect);
 	assert_string_equal(c.listen_addr, "127.0.0.1");
 	assert_int_equal(c.listen_port, 8008);
-	assert_int_equal(c.http_threads, 4);
+	assert_int_equal(c.http_threads, 16);
 	/* media repository: 50 MiB uploads, 1 GiB per user, legacy media
 	 * paths and URL previews off */
 	assert_int_equal(c.max_upload_bytes, 52428800);
@@ -343,7 +343,7 @@ static void test_null_means_default(void **state)
 	                               "data_dir: \"\"\n"
 	                               "database: {path: NULL}\n", err, sizeof(err)), 0);
 	assert_string_equal(c.registration_shared_secret, "");
-	assert_int_equal(c.http_threads, 4);
+	assert_int_equal(c.http_threads, 16);
 	assert_string_equal(c.log_level, "info");
 	assert_string_equal(c.data_dir, tmpdir);
 	config_free(&c);
