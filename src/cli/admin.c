@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "security/accounts.h"
+#include "security/erasure.h"
 #include "security/secrets.h"
 #include "store/store.h"
 
@@ -135,8 +136,8 @@ static int admin_user_verb(struct store *st, const struct config *cfg,
 		if (ar == ACCOUNT_OK)
 			printf("password of %s reset; every session was logged out\n", uid);
 	} else if (strcmp(a->verb, "deactivate") == 0) {
-		ar = store_user_deactivate(st, uid, a->erase) == STORE_OK ? ACCOUNT_OK
-		                                                          : ACCOUNT_ERROR;
+		ar = store_user_deactivate(st, uid, a->erase) == STORE_OK &&
+		     (!a->erase || erasure_mark(st, uid) == 0) ? ACCOUNT_OK : ACCOUNT_ERROR;
 		if (ar == ACCOUNT_OK)
 			printf("deactivated %s\n", uid);
 	} else {

@@ -6,6 +6,10 @@
 
 #include <jansson.h>
 
+#include "json/canonical.h"
+#include "rooms/redact.h"
+#include "rooms/room_version.h"
+#include "security/erasure.h"
 #include "store/store.h"
 #include "util/log.h"
 
@@ -86,6 +90,47 @@ static const char *own_membership_of(const struct store_event *e, const char *us
 	return NULL;
 }
 
+/* Erasure (security/erasure.h): an erased sender's event is served in its
+ * redacted form to a viewer who was not joined when it was sent. The
+ * senders' erasure is looked up once per sender per call. */
+static void erasure_apply(struct store *st, const char *room_id,
+                          const struct store_membership_list *h,
+                          struct store_event_list *events)
+{
+	json_t *seen = json_object();
+	const struct room_version *rv = NULL;
+	struct store_room room = { 0 };
+
+	for (size_t i = 0; seen && i < events->n; i++) {
+		struct store_event *e = &events->items[i];
+		json_t *flag = json_object_get(seen, e->sender), *ev, *red;
+		char *text;
+
+		if (!flag) {
+			flag = json_boolean(erasure_is_erased(st, e->sender));
+			json_object_set_new(seen, e->sender, flag);
+		}
+		if (!json_is_true(flag) || strcmp(membership_before(h, e->stream), "join") == 0)
+			continue;
+		if (!rv) {
+			if (store_room_get(st, room_id, &room) != STORE_OK ||
+			    !(rv = room_version_get(room.room_version)))
+				break;
+		}
+		ev = json_loads(e->json, 0, NULL);
+		red = ev ? event_redact(rv, ev) : NULL;
+		text = red ? cjson_encode(red, NULL) : NULL;
+		if (text) {
+			free(e->json);
+			e->json = text;
+		}
+		json_decref(red);
+		json_decref(ev);
+	}
+	store_room_clear(&room);
+	json_decref(seen);
+}
+
 int served_events_filter(struct store *st, const struct served_viewer *viewer,
                          enum served_kind kind, const char *room_id,
                          struct store_event_list *events)
@@ -128,6 +173,7 @@ int served_events_filter(struct store *st, const struct served_viewer *viewer,
 		}
 	}
 	events->n = kept;
+	erasure_apply(st, room_id, &h, events);
 	store_membership_list_clear(&h);
 	/* the access ledger records what is kept, i.e. what leaves */
 	if (kind != SERVED_UNREAD)

@@ -921,3 +921,31 @@ def test_deactivated_account_leaves_its_rooms(server):
     assert dora.user_id not in joined, joined
     member = alice.call("GET", f"rooms/{room_path(invited)}/state/m.room.member/{dora.user_id}")
     assert member.status == 200 and member.json["membership"] == "leave", member
+
+
+def test_erased_account_content_hidden_from_later_joiners(server):
+    """account_deactivation.yaml, erase: the server "should not share any of
+    the user's content with anyone who joins rooms the user was in after the
+    erasure": later joiners get the erased user's events redacted, while
+    members who were there when they were sent keep them."""
+    from chappe_e2e import MatrixUser, room_path, sync_timeline
+    alice, dora = MatrixUser(server), MatrixUser(server)
+    room = alice.create_room(preset="public_chat")
+    dora.join(room)
+    assert dora.call("PUT", f"profile/{user_path(dora.user_id)}/displayname",
+                     {"displayname": "Jean Dupont"}).status == 200
+    secret = dora.send(room, "my phone is 0612345678")
+    r = server.uia("POST", "account/deactivate", {"erase": True}, dora.token, dora.user_id)
+    assert r.status == 200, r
+    newcomer = MatrixUser(server)
+    newcomer.join(room)
+    got = newcomer.event(room, secret)
+    assert got.status == 200 and got.json["content"] == {}, got
+    bodies = [e["content"].get("body") for e in sync_timeline(newcomer.sync(), room)
+              if e["sender"] == dora.user_id]
+    assert "my phone is 0612345678" not in bodies, bodies
+    names = [e["content"].get("displayname") for e in sync_timeline(newcomer.sync(), room)
+             if e["type"] == "m.room.member" and e["state_key"] == dora.user_id]
+    assert "Jean Dupont" not in names, names
+    # alice was in the room when it was sent: she keeps what she saw
+    assert alice.event(room, secret).json["content"]["body"] == "my phone is 0612345678"

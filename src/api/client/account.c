@@ -8,6 +8,7 @@
 #include "api/client/handlers.h"
 #include "api/client/uia.h"
 #include "security/accounts.h"
+#include "security/erasure.h"
 #include "store/store.h"
 
 void api_whoami(struct request *req)
@@ -60,7 +61,8 @@ void api_account_deactivate(struct request *req)
 	/* As Synapse: a deactivated account leaves its rooms and rejects its
 	 * invites (sent first, while the account can still send them). */
 	admin_user_leave_all(app, req->auth.user_id);
-	if (store_user_deactivate(app->store, req->auth.user_id, erase) != STORE_OK) {
+	if (store_user_deactivate(app->store, req->auth.user_id, erase) != STORE_OK ||
+	    (erase && erasure_mark(app->store, req->auth.user_id) != 0)) {
 		res_error(req, 500, "M_UNKNOWN", "Could not deactivate the account");
 		return;
 	}

@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "security/accounts.h"
 #include "security/containment.h"
+#include "security/erasure.h"
 #include "store/store.h"
 #include "util/ids.h"
 #include "util/timeutil.h"
@@ -177,9 +178,15 @@ void api_admin_user_get(struct request *req)
 	struct store_user u = { 0 };
 	const char *uid = admin_local_user_param(req, 0);
 
+	json_t *o;
+
 	if (!uid || admin_user_load(req, uid, &u) != 0)
 		return;
-	res_json(req, 200, admin_user_json(&u, false));
+	o = admin_user_json(&u, false);
+	if (o)
+		json_object_set_new(o, "erased",
+		                    json_boolean(erasure_is_erased(APP(req)->store, uid)));
+	res_json(req, 200, o);
 	store_user_clear(&u);
 }
 
@@ -355,7 +362,8 @@ void api_admin_user_deactivate(struct request *req)
 	store_user_clear(&u);
 	/* Leave the rooms first, while the account can still send its leaves. */
 	admin_user_leave_all(app, uid);
-	if (store_user_deactivate(app->store, uid, erase) != STORE_OK) {
+	if (store_user_deactivate(app->store, uid, erase) != STORE_OK ||
+	    (erase && erasure_mark(app->store, uid) != 0)) {
 		res_error(req, 500, "M_UNKNOWN", "Could not deactivate the account");
 		return;
 	}
