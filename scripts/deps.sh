@@ -18,4 +18,4 @@ deps_install() {
 BUILD_PACKAGES=(gcc pkg-config meson ninja-build libmicrohttpd-dev libjansson-dev
 	libsodium-dev libsqlite3-dev libcyaml-dev libyaml-dev uthash-dev libgnutls28-dev
 	libcmocka-dev libvips-dev libmagic-dev
-	libcurl4-gnutls-dev)   # chappe-bench (bench/), the load generator
+	libcurl4-gnutls-dev)   # URL previews, and chappe-bench (bench/), the load generator
