@@ -169,8 +169,8 @@ const struct route api_routes[] = {
 	 * through the authenticated client v1 paths; the deprecated
 	 * /_matrix/media/v3 download, thumbnail and config rows answer 404 unless
 	 * legacy_media_authenticated, and then only with a token (AUTH_OPTIONAL
-	 * so the handler can answer 404 first). No /preview_url row: URL
-	 * previews are not implemented (404 M_UNRECOGNIZED). */
+	 * so the handler can answer 404 first). /preview_url answers 404 unless
+	 * url_preview_enabled (media/media_preview.h: the SSRF guard). */
 	ROW_UPLOAD(PFX_MEDIA, HTTP_POST, "/upload", api_media_upload, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW_UPLOAD(PFX_MEDIA, HTTP_PUT, "/upload/{serverName}/{mediaId}", api_media_upload_put, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
 	ROW_WRITE(PFX_ROOT, HTTP_POST, "/_matrix/media/v1/create", api_media_create, AUTH_REQUIRED, RL_CLIENT, LEDGER_NONE),
