@@ -64,11 +64,7 @@ void request_release(struct request *req)
 	free(req->auth.user_id);
 	free(req->auth.device_id);
 	/* an upload the handler did not keep leaves nothing on disk */
-	if (req->body_fd >= 0)
-		close(req->body_fd);
-	if (req->body_path)
-		unlink(req->body_path);
-	free(req->body_path);
+	request_body_discard(req);
 	if (req->res_fd >= 0)
 		close(req->res_fd);
 	for (size_t i = 0; i < req->n_res_headers; i++) {
@@ -267,6 +263,17 @@ int res_header(struct request *req, const char *name, const char *value)
 	req->res_headers[req->n_res_headers].value = v;
 	req->n_res_headers++;
 	return 0;
+}
+
+void request_body_discard(struct request *req)
+{
+	if (req->body_fd >= 0)
+		close(req->body_fd);
+	req->body_fd = -1;
+	if (req->body_path)
+		unlink(req->body_path);
+	free(req->body_path);
+	req->body_path = NULL;
 }
 
 void request_auth_reset(struct request *req)

@@ -288,6 +288,9 @@ static void exchange_body_append(struct http_server *srv, struct exchange *ex,
 		return;
 	if ((uint64_t)req->body_len + n > body_limit(srv, req->route)) {
 		ex->too_large = true;
+		/* The part already written is of no use: drop it now, not when
+		 * the rest of the refused body has drained. */
+		request_body_discard(req);
 		return;
 	}
 	if (req->route->body == BODY_UPLOAD) {
