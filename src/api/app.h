@@ -10,6 +10,7 @@
 #ifndef CHAPPE_API_APP_H
 #define CHAPPE_API_APP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "http/router.h"
@@ -36,6 +37,7 @@ struct app {
 	struct notifier *notifier;   /* wakes parked /sync requests */
 	struct events_ctx *events;   /* the event pipeline and room cache */
 	struct unread_cache *unread; /* per (user, room) notification counts */
+	atomic_int previews_running; /* URL preview fetches in progress */
 	struct typing *typing;       /* who is typing where (sync/typing.h) */
 	struct media_repo *media;    /* media repository files (media/media.h) */
 };

@@ -15,9 +15,6 @@
 #define PREVIEW_CONCURRENT_MAX 2   /* fetches hold an HTTP worker thread */
 #define PREVIEW_URL_MAX 2048
 
-/* Fetches in progress, server-wide: a bound, not state worth a context. */
-static atomic_int previews_running;
-
 void api_media_preview(struct request *req)
 {
 	const struct config *cfg = APP(req)->cfg;
@@ -36,15 +33,15 @@ void api_media_preview(struct request *req)
 		          PREVIEW_URL_MAX);
 		return;
 	}
-	if (atomic_fetch_add(&previews_running, 1) >= PREVIEW_CONCURRENT_MAX) {
-		atomic_fetch_sub(&previews_running, 1);
+	if (atomic_fetch_add(&APP(req)->previews_running, 1) >= PREVIEW_CONCURRENT_MAX) {
+		atomic_fetch_sub(&APP(req)->previews_running, 1);
 		res_error_extra(req, 429, "M_LIMIT_EXCEEDED", "Too many previews at once",
 		                json_pack("{s:i}", "retry_after_ms", 1000));
 		return;
 	}
 	og = media_preview_fetch(url, cfg->url_preview_ip_allowlist, PREVIEW_MAX_BYTES,
 	                         PREVIEW_TIMEOUT_MS, &err);
-	atomic_fetch_sub(&previews_running, 1);
+	atomic_fetch_sub(&APP(req)->previews_running, 1);
 	if (!og)
 		res_error(req, err.status, err.errcode, "%s", err.message);
 	else
