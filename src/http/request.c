@@ -9,9 +9,11 @@
 
 #include <microhttpd.h>
 
+#include "http/ratelimit.h"
 #include "http/request_internal.h"
 #include "http/router.h"
 #include "json/canonical.h"
+#include "util/timeutil.h"
 
 struct request_scratch {
 	struct request_scratch *next;
@@ -287,6 +289,20 @@ void res_ratelimited(struct request *req, int64_t retry_after_ms)
 {
 	res_error_extra(req, 429, "M_LIMIT_EXCEEDED", "Too many requests",
 	                json_pack("{s:I}", "retry_after_ms", (json_int_t)retry_after_ms));
+}
+
+bool req_ratelimited(struct request *req, struct ratelimiter *rl, const char *kind,
+                     const char *id, double per_second, uint32_t burst)
+{
+	char key[320];
+	int64_t wait;
+
+	snprintf(key, sizeof(key), "%s:%s", kind, id);
+	wait = ratelimit_take(rl, key, per_second, burst, time_mono_ms());
+	if (wait <= 0)
+		return false;
+	res_ratelimited(req, wait);
+	return true;
 }
 
 int req_get_string(struct request *req, json_t *obj, const char *key, bool required,

@@ -136,6 +136,14 @@ void req_suspend(struct request *req, void (*on_suspended)(struct request *req))
 /* Wake a parked request; any thread; exactly once per park. */
 void http_request_resume(struct request *req);
 
+struct ratelimiter;
+/* Take one token from the bucket "kind:id" (http/ratelimit.h). When it is
+ * empty, set 429 M_LIMIT_EXCEEDED with retry_after_ms and return true: the
+ * handler just returns. Every rate limit, in the server or a handler,
+ * answers through here. */
+bool req_ratelimited(struct request *req, struct ratelimiter *rl, const char *kind,
+                     const char *id, double per_second, uint32_t burst);
+
 /* Typed getters for a body object: return -1 and set M_BAD_JSON (naming
  * the key) when the key has the wrong type; *out untouched if absent and
  * optional. */

@@ -375,42 +375,24 @@ static void exchange_dispatch(struct http_server *srv, struct exchange *ex)
 	}
 	if (!ex->authed && http_authenticate(req, srv->opts.store, rt->auth) != 0)
 		return;
-	if (rt->ratelimit == RL_CLIENT && req->auth.present &&
-	    client_rate_of(srv, req->auth.user_id, &rate)) {
-		char key[300];
-		int64_t wait;
-		snprintf(key, sizeof(key), "client:%s", req->auth.user_id);
-		wait = ratelimit_take(srv->opts.ratelimiter, key, rate.per_second, rate.burst,
-		                      time_mono_ms());
-		if (wait > 0) {
-			res_ratelimited(req, wait);
+	if (rt->ratelimit == RL_CLIENT && req->auth.present) {
+		if (client_rate_of(srv, req->auth.user_id, &rate) &&
+		    req_ratelimited(req, srv->opts.ratelimiter, "client", req->auth.user_id,
+		                    rate.per_second, rate.burst))
 			return;
-		}
-	} else if (rt->ratelimit == RL_CLIENT && !req->auth.present) {
+	} else if (rt->ratelimit == RL_CLIENT) {
 		/* Anonymous calls of AUTH_OPTIONAL rows (profiles, public rooms,
 		 * aliases, legacy media) share a bucket per client address, at
 		 * the per-user rate: otherwise they would be the one unlimited
 		 * way to sweep the server. */
-		char key[128];
-		int64_t wait;
-		snprintf(key, sizeof(key), "anon-ip:%s", req->client_ip);
-		wait = ratelimit_take(srv->opts.ratelimiter, key, srv->opts.rate_client.per_second,
-		                      srv->opts.rate_client.burst, time_mono_ms());
-		if (wait > 0) {
-			res_ratelimited(req, wait);
+		if (req_ratelimited(req, srv->opts.ratelimiter, "anon-ip", req->client_ip,
+		                    srv->opts.rate_client.per_second, srv->opts.rate_client.burst))
 			return;
-		}
-	} else if (rt->ratelimit == RL_REGISTER) {
-		char key[128];
-		int64_t wait;
-		snprintf(key, sizeof(key), "register-ip:%s", req->client_ip);
-		wait = ratelimit_take(srv->opts.ratelimiter, key,
-		                      srv->opts.rate_register.per_second,
-		                      srv->opts.rate_register.burst, time_mono_ms());
-		if (wait > 0) {
-			res_ratelimited(req, wait);
-			return;
-		}
+	} else if (rt->ratelimit == RL_REGISTER &&
+	           req_ratelimited(req, srv->opts.ratelimiter, "register-ip", req->client_ip,
+	                           srv->opts.rate_register.per_second,
+	                           srv->opts.rate_register.burst)) {
+		return;
 	}
 	rt->handler(req);
 }

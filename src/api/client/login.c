@@ -58,19 +58,8 @@ static char *login_user_of(struct request *req, json_t *body)
 static bool login_ratelimited(struct request *req, const char *prefix, const char *id,
                               const struct config_rate *rate)
 {
-	struct app *app = APP(req);
-	char key[320];
-	int64_t wait;
-
-	snprintf(key, sizeof(key), "%s:%s", prefix, id);
-	wait = ratelimit_take(app->ratelimiter, key, rate->per_second, rate->burst,
-	                      time_mono_ms());
-	if (wait > 0) {
-		res_error_extra(req, 429, "M_LIMIT_EXCEEDED", "Too many login attempts",
-		                json_pack("{s:I}", "retry_after_ms", (json_int_t)wait));
-		return true;
-	}
-	return false;
+	return req_ratelimited(req, APP(req)->ratelimiter, prefix, id, rate->per_second,
+	                       rate->burst);
 }
 
 /* incident response: does this login create a device (no device_id, or

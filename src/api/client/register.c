@@ -73,7 +73,7 @@ void api_register(struct request *req)
 	struct app *app = APP(req);
 	json_t *body = req_json_object(req, true), *out;
 	struct register_params p = { 0 };
-	char generated[16], key[128];
+	char generated[16];
 	char *uid = NULL;
 	enum account_result ar;
 
@@ -104,17 +104,10 @@ void api_register(struct request *req)
 		res_error(req, 400, "M_MISSING_PARAM", "Missing parameter: password");
 		return;
 	}
-	snprintf(key, sizeof(key), "register-ip:%s", req->client_ip);
-	{
-		int64_t wait = ratelimit_take(app->ratelimiter, key,
-		                              app->cfg->rate_register_per_ip.per_second,
-		                              app->cfg->rate_register_per_ip.burst, time_mono_ms());
-		if (wait > 0) {
-			res_error_extra(req, 429, "M_LIMIT_EXCEEDED", "Too many registrations",
-			                json_pack("{s:I}", "retry_after_ms", (json_int_t)wait));
-			return;
-		}
-	}
+	if (req_ratelimited(req, app->ratelimiter, "register-ip", req->client_ip,
+	                    app->cfg->rate_register_per_ip.per_second,
+	                    app->cfg->rate_register_per_ip.burst))
+		return;
 	ar = account_create(app->store, app->cfg, p.username, p.password, NULL, false, &uid);
 	if (ar != ACCOUNT_OK) {
 		account_error(req, ar);

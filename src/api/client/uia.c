@@ -161,8 +161,6 @@ static bool password_stage_ok(struct request *req, json_t *auth, const char *use
 	json_t *ident = json_object_get(auth, "identifier");
 	char *uid;
 	enum account_result ar;
-	char key[300];
-	int64_t wait;
 
 	if (json_is_object(ident))
 		given = json_string_value(json_object_get(ident, "user"));
@@ -182,14 +180,10 @@ static bool password_stage_ok(struct request *req, json_t *auth, const char *use
 		return false;
 	}
 	free(uid);
-	snprintf(key, sizeof(key), "login-account:%s", user_id);
-	wait = ratelimit_take(app->ratelimiter, key, app->cfg->rate_login_per_account.per_second,
-	                      app->cfg->rate_login_per_account.burst, time_mono_ms());
-	if (wait > 0) {
-		res_error_extra(req, 429, "M_LIMIT_EXCEEDED", "Too many attempts",
-		                json_pack("{s:I}", "retry_after_ms", (json_int_t)wait));
+	if (req_ratelimited(req, app->ratelimiter, "login-account", user_id,
+	                    app->cfg->rate_login_per_account.per_second,
+	                    app->cfg->rate_login_per_account.burst))
 		return false;
-	}
 	ar = account_verify_password(app->store, app->cfg, user_id, password);
 	if (ar != ACCOUNT_OK) {
 		respond_401(req, session, stage, 0, "M_FORBIDDEN", "Invalid password");
